@@ -1,0 +1,141 @@
+"""linear(): y = x @ W^T (+ bias) with a QuantizedWeight, plus kernel listing and explanation."""
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any, Dict, List, Optional
+
+from . import _C
+from . import _interop as io
+from ._quant import QuantizedWeight
+from ._types import ACT_CODES, WEIGHT_CODES
+
+DEFAULT_SM_COUNT = 132   # H100 SXM; used by explain() when no GPU is named
+
+_lock = threading.Lock()
+_selection_cache: Dict[tuple, tuple] = {}
+_sm_count_cache: Dict[int, int] = {}
+
+
+def kernels() -> List[dict]:
+    """Every kernel compiled into this build: name, family, weight/activation types, tile, cluster, scheduler."""
+    return list(_C.kernels())
+
+
+def _sm_count(device: int) -> int:
+    n = _sm_count_cache.get(device)
+    if n is None:
+        n = int(_C.device_info(device)["sm_count"])
+        _sm_count_cache[device] = n
+    return n
+
+
+def explain(M: int, N: int, K: int, group_size: Optional[int] = 128, weight: str = "s4",
+            act_dtype: str = "float16", bias: bool = False, kernel: Optional[str] = None,
+            device: Optional[int] = None) -> dict:
+    """Which kernel ``linear`` would run for a problem, why, and why each other candidate would not.
+
+    ``M`` = out_features, ``N`` = tokens, ``K`` = in_features. ``device`` picks the GPU whose SM count the
+    heuristic uses (default: an H100's 132 SMs, without touching CUDA).
+    """
+    if weight not in WEIGHT_CODES:
+        raise ValueError(f"weight must be one of {sorted(WEIGHT_CODES)}, got {weight!r}")
+    if act_dtype not in ACT_CODES:
+        raise ValueError(f"act_dtype must be float16 or bfloat16, got {act_dtype!r}")
+    g = K if group_size in (None, -1) else int(group_size)
+    sms = DEFAULT_SM_COUNT if device is None else _sm_count(device)
+    out = dict(_C.explain(M, N, K, g, WEIGHT_CODES[weight], ACT_CODES[act_dtype], bias, sms, kernel or ""))
+    out["sm_count"] = sms
+    return out
+
+
+def _select(qw: QuantizedWeight, n: int, has_bias: bool, kernel: Optional[str], device: int) -> tuple:
+    """(kernel name, workspace bytes), cached per problem; raises ValueError when nothing can run it."""
+    m, k = qw.shape
+    key = (m, n, k, qw.group_size, qw.weight, qw.act_dtype, has_bias, kernel, device)
+    hit = _selection_cache.get(key)
+    if hit is not None:
+        return hit
+    sms = _sm_count(device)
+    wcode, acode = WEIGHT_CODES[qw.weight], ACT_CODES[qw.act_dtype]
+    info = _C.explain(m, n, k, qw.group_size, wcode, acode, has_bias, sms, kernel or "")
+    if info["kernel"] is None:
+        raise ValueError(info["reason"])
+    ws = int(_C.workspace_size(info["kernel"], m, n, k, qw.group_size, wcode, acode, sms))
+    with _lock:
+        _selection_cache[key] = (info["kernel"], ws)
+    return info["kernel"], ws
+
+
+def linear(x: Any, qw: QuantizedWeight, bias: Any = None, out: Any = None, stream: Any = None,
+           kernel: Optional[str] = None) -> Any:
+    """``y = x @ W^T (+ bias)`` for activations ``x[..., K]`` and a QuantizedWeight of shape ``[M, K]``.
+
+    Args:
+        x: CUDA array (torch, cupy or jax) of dtype ``qw.act_dtype`` and shape ``[..., K]``, C-contiguous.
+        qw: the packed weight (from ``quantize`` or an importer).
+        bias: optional ``[M]`` array of the activation dtype.
+        out: optional ``[..., M]`` array to write into (not for jax arrays, which are immutable).
+        stream: CUDA stream (int handle or ``__cuda_stream__`` object); default: the framework's current one.
+        kernel: a catalog entry name to force (see ``kernels()``/``explain()``); default: the heuristic's pick.
+    Returns:
+        ``out`` if given, else a new ``[..., M]`` array of x's framework and dtype.
+    Raises:
+        TypeError/ValueError naming the offending argument, before anything is launched.
+    """
+    if not isinstance(qw, QuantizedWeight):
+        raise TypeError(f"qw must be a mixgemm.QuantizedWeight, got {type(qw).__name__}")
+    dev = qw.validate()
+    m, k = qw.shape
+    fw = io.framework_of(x)
+    xdev = io.cuda_device(x, "x")
+    if xdev != dev:
+        raise ValueError(f"x is on cuda:{xdev} but the weight is on cuda:{dev}")
+    xshape = io.shape_of(x)
+    if len(xshape) < 1 or xshape[-1] != k:
+        raise ValueError(f"x must have shape [..., {k}] (in_features), got {list(xshape)}")
+    xdtype = io.dtype_name(x)
+    if xdtype != qw.act_dtype:
+        raise TypeError(f"x has dtype {xdtype}, but the weight was packed for {qw.act_dtype} activations")
+    if not io.is_c_contiguous(x):
+        raise ValueError("x must be C-contiguous (call .contiguous() first)")
+    n = math.prod(xshape[:-1])
+    out_shape = tuple(xshape[:-1]) + (m,)
+    if bias is not None:
+        bdev = io.cuda_device(bias, "bias")
+        if bdev != dev:
+            raise ValueError(f"bias is on cuda:{bdev} but the weight is on cuda:{dev}")
+        if io.shape_of(bias) != (m,):
+            raise ValueError(f"bias must have shape [{m}] (out_features), got {list(io.shape_of(bias))}")
+        if io.dtype_name(bias) != qw.act_dtype:
+            raise TypeError(f"bias has dtype {io.dtype_name(bias)}, expected {qw.act_dtype}")
+        if not io.is_c_contiguous(bias):
+            raise ValueError("bias must be contiguous")
+    if out is not None:
+        if fw == "jax":
+            raise TypeError("out= is not supported for jax arrays (they are immutable)")
+        odev = io.cuda_device(out, "out")
+        if odev != dev:
+            raise ValueError(f"out is on cuda:{odev} but the weight is on cuda:{dev}")
+        if io.shape_of(out) != out_shape:
+            raise ValueError(f"out must have shape {list(out_shape)}, got {list(io.shape_of(out))}")
+        if io.dtype_name(out) != qw.act_dtype:
+            raise TypeError(f"out has dtype {io.dtype_name(out)}, expected {qw.act_dtype}")
+        if not io.is_c_contiguous(out):
+            raise ValueError("out must be C-contiguous")
+    for name, arr in (("x", x), ("bias", bias), ("out", out)):
+        if arr is not None and io.data_ptr(arr) % 16:
+            raise ValueError(f"{name} must be 16-byte aligned (a sliced view may not be; call .contiguous())")
+    name, ws_bytes = _select(qw, n, bias is not None, kernel, dev)
+    s = io.resolve_stream(stream, fw, dev)
+    with io.device_context(fw, dev):
+        y = out if out is not None else io.empty(fw, out_shape, qw.act_dtype, dev)
+        ws = io.empty(fw, (max(ws_bytes, 1),), "uint8", dev) if ws_bytes else None
+        wcode, acode = WEIGHT_CODES[qw.weight], ACT_CODES[qw.act_dtype]
+        _C.gemm(name, io.export(qw.packed, s), io.export(qw.scales, s),
+                io.export(qw.zeros, s) if qw.zeros is not None else None, io.export(x, s),
+                io.export(bias, s) if bias is not None else None, io.export(y, s),
+                io.export(ws, s) if ws is not None else None, m, n, k, qw.group_size, wcode, acode, dev, s)
+    if fw == "jax":
+        io.synchronize(fw, s, dev)   # the jax inputs may be freed once we return
+    return io.to_framework(fw, y)

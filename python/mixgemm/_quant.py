@@ -1,0 +1,175 @@
+"""QuantizedWeight and the GPU quantize/dequantize entry points."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from . import _C
+from . import _interop as io
+from ._types import ACT_CODES, PACK_FORMAT_VERSION, SOURCE_CODES, WEIGHT_BITS, WEIGHT_CODES, WEIGHT_HAS_ZERO, weight_format
+
+
+@dataclass(frozen=True)
+class QuantizedWeight:
+    """A weight W[M, K] (``out_features x in_features``) quantized and packed for mixgemm kernels.
+
+    ``W[m, k] ~= scales[k // g, m] * q[m, k] + zeros[k // g, m]`` where ``zeros`` (uint4 only) holds
+    ``-s * z`` for the integer zero point ``z``. Arrays belong to the framework that created them.
+
+    Attributes:
+        packed: uint8 array of ``M*K*bits/8`` bytes in mixgemm's packed layout (format ``format_version``).
+        scales: ``[ceil(K/g), M]`` array in the activation dtype.
+        zeros: same shape as scales for ``weight == "u4"``, else None.
+        shape: ``(M, K)``.
+        group_size: g (``== K`` for per-channel scales).
+        weight: "s4" (int4 symmetric), "u4" (uint4 + zero points) or "s8" (int8 symmetric).
+        act_dtype: "float16" or "bfloat16": the activation dtype the weight is meant to multiply.
+    """
+
+    packed: Any
+    scales: Any
+    zeros: Optional[Any]
+    shape: tuple
+    group_size: int
+    weight: str
+    act_dtype: str
+    format_version: int = PACK_FORMAT_VERSION
+
+    @property
+    def bits(self) -> int:
+        return WEIGHT_BITS[self.weight]
+
+    @property
+    def out_features(self) -> int:
+        return self.shape[0]
+
+    @property
+    def in_features(self) -> int:
+        return self.shape[1]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes a kernel reads for the weight: packed values + scales (+ zeros)."""
+        m, k = self.shape
+        groups = -(-k // self.group_size)
+        return m * k * self.bits // 8 + m * groups * 2 * (2 if self.zeros is not None else 1)
+
+    def validate(self) -> int:
+        """Check every array against the metadata; returns the CUDA device. Raises ValueError/TypeError."""
+        m, k = self.shape
+        if self.format_version != PACK_FORMAT_VERSION:
+            raise ValueError(f"QuantizedWeight has packed-layout version {self.format_version}; this mixgemm "
+                             f"reads version {PACK_FORMAT_VERSION}")
+        if self.weight not in WEIGHT_CODES:
+            raise ValueError(f"QuantizedWeight.weight must be one of {sorted(WEIGHT_CODES)}, got {self.weight!r}")
+        if self.act_dtype not in ACT_CODES:
+            raise ValueError(f"QuantizedWeight.act_dtype must be float16 or bfloat16, got {self.act_dtype!r}")
+        if self.group_size <= 0 or k % self.group_size:
+            raise ValueError(f"QuantizedWeight.group_size {self.group_size} must be positive and divide K={k}")
+        dev = io.cuda_device(self.packed, "qw.packed")
+        groups = k // self.group_size
+        _check_array(self.packed, "qw.packed", (m * k * self.bits // 8,), "uint8", dev)
+        _check_array(self.scales, "qw.scales", (groups, m), self.act_dtype, dev)
+        if WEIGHT_HAS_ZERO[self.weight]:
+            if self.zeros is None:
+                raise ValueError("qw.zeros is required for u4 weights")
+            _check_array(self.zeros, "qw.zeros", (groups, m), self.act_dtype, dev)
+        elif self.zeros is not None:
+            raise ValueError(f"qw.zeros must be None for {self.weight} weights")
+        return dev
+
+
+def _check_array(a: Any, name: str, shape: tuple, dtype: str, device: int) -> None:
+    d = io.cuda_device(a, name)
+    if d != device:
+        raise ValueError(f"{name} is on cuda:{d}, expected cuda:{device}")
+    if io.shape_of(a) != tuple(shape):
+        raise ValueError(f"{name} has shape {io.shape_of(a)}, expected {tuple(shape)}")
+    if io.dtype_name(a) != dtype:
+        raise TypeError(f"{name} has dtype {io.dtype_name(a)}, expected {dtype}")
+    if not io.is_c_contiguous(a):
+        raise ValueError(f"{name} must be C-contiguous")
+
+
+def quantize(w: Any, bits: int = 4, group_size: Optional[int] = 128, symmetric: bool = True,
+             act_dtype: Optional[str] = None, stream: Any = None) -> QuantizedWeight:
+    """Quantize a CUDA weight ``w[M, K]`` (fp16/bf16/fp32) with round-to-nearest, on the GPU, and pack it.
+
+    Args:
+        w: weight of shape ``[out_features, in_features]`` from torch, cupy or jax, on a CUDA device.
+        bits: 4 or 8.
+        group_size: elements of K sharing one scale: 64, 128, ... or None/-1 for one scale per row.
+        symmetric: True for signed int (scale only); False (4-bit only) for uint4 with zero points.
+        act_dtype: "float16" or "bfloat16": activations the weight will multiply (default: w's dtype,
+            or float16 for fp32 weights).
+        stream: CUDA stream (int handle or ``__cuda_stream__`` object); default: the framework's current one.
+    Returns:
+        QuantizedWeight whose arrays are of w's framework.
+    """
+    fw = io.framework_of(w)
+    dev = io.cuda_device(w, "w")
+    shape = io.shape_of(w)
+    if len(shape) != 2:
+        raise ValueError(f"w must be 2-D [out_features, in_features], got shape {shape}")
+    m, k = shape
+    src = io.dtype_name(w)
+    if src not in SOURCE_CODES:
+        raise TypeError(f"w must be float16, bfloat16 or float32, got {src}")
+    act = act_dtype or (src if src in ACT_CODES else "float16")
+    act = {"f16": "float16", "bf16": "bfloat16", "half": "float16"}.get(act, act)
+    if act not in ACT_CODES:
+        raise ValueError(f"act_dtype must be 'float16' or 'bfloat16', got {act_dtype!r}")
+    wfmt = weight_format(bits, symmetric)
+    g = k if group_size in (None, -1) else int(group_size)
+    if g <= 0 or k % g:
+        raise ValueError(f"group_size must be positive and divide in_features K={k}, got {group_size}")
+    if m % 16 or k % 64:
+        raise ValueError(f"w shape {shape}: out_features must be a multiple of 16 and in_features a multiple of 64")
+    if not io.is_c_contiguous(w):
+        raise ValueError("w must be C-contiguous; call .contiguous() first")
+    s = io.resolve_stream(stream, fw, dev)
+    groups = k // g
+    with io.device_context(fw, dev):
+        q_plain = io.empty(fw, (m, k), "int8", dev)
+        scales = io.empty(fw, (groups, m), act, dev)
+        zeros = io.empty(fw, (groups, m), act, dev) if WEIGHT_HAS_ZERO[wfmt] else None
+        packed = io.empty(fw, (m * k * WEIGHT_BITS[wfmt] // 8,), "uint8", dev)
+        _C.quantize(io.export(w, s), SOURCE_CODES[src], io.export(q_plain, s), io.export(scales, s),
+                    io.export(zeros, s) if zeros is not None else None, m, k, g, WEIGHT_CODES[wfmt],
+                    ACT_CODES[act], dev, s)
+        _C.pack(io.export(q_plain, s), io.export(packed, s), m, k, WEIGHT_BITS[wfmt], dev, s)
+    if fw == "jax":
+        io.synchronize(fw, s, dev)
+        packed, scales = io.to_framework(fw, packed), io.to_framework(fw, scales)
+        zeros = io.to_framework(fw, zeros) if zeros is not None else None
+    return QuantizedWeight(packed, scales, zeros, (m, k), g, wfmt, act)
+
+
+def dequantize(qw: QuantizedWeight, stream: Any = None) -> Any:
+    """The fp32 weight ``[M, K]`` a QuantizedWeight represents (``s * q + z'``), as an array of its framework."""
+    dev = qw.validate()
+    fw = io.framework_of(qw.packed)
+    s = io.resolve_stream(stream, fw, dev)
+    m, k = qw.shape
+    with io.device_context(fw, dev):
+        out = io.empty(fw, (m, k), "float32", dev)
+        _C.dequantize(io.export(qw.packed, s), io.export(qw.scales, s),
+                      io.export(qw.zeros, s) if qw.zeros is not None else None, io.export(out, s), m, k, qw.group_size,
+                      WEIGHT_CODES[qw.weight], ACT_CODES[qw.act_dtype], dev, s)
+    if fw == "jax":
+        io.synchronize(fw, s, dev)
+    return io.to_framework(fw, out)
+
+
+def unpack(qw: QuantizedWeight, stream: Any = None) -> Any:
+    """The integer values q[M, K] (int8: -8..7 for s4, 0..15 for u4, -128..127 for s8) of a QuantizedWeight."""
+    dev = qw.validate()
+    fw = io.framework_of(qw.packed)
+    s = io.resolve_stream(stream, fw, dev)
+    m, k = qw.shape
+    with io.device_context(fw, dev):
+        out = io.empty(fw, (m, k), "int8", dev)
+        _C.unpack(io.export(qw.packed, s), io.export(out, s), m, k, qw.bits, qw.weight != "u4", dev, s)
+    if fw == "jax":
+        io.synchronize(fw, s, dev)
+    return io.to_framework(fw, out)

@@ -1,0 +1,56 @@
+"""The kernel catalog: the one declarative list every other part is generated from.
+
+Each entry is one compiled kernel. generate.py turns this list into one .cu file per entry and the
+entry table that dispatch, tests, benchmarks and ``mixgemm.kernels()`` iterate. Edit here only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Weight formats: s4 = int4 symmetric (scale only), u4 = uint4 with zero points, s8 = int8 symmetric.
+WEIGHTS = {
+    "s4": dict(cpp_enum="WeightType::S4", cutlass_type="cutlass::int4b_t", zero=False),
+    "u4": dict(cpp_enum="WeightType::U4", cutlass_type="cutlass::uint4b_t", zero=True),
+    "s8": dict(cpp_enum="WeightType::S8", cutlass_type="int8_t", zero=False),
+}
+ACTS = {
+    "f16": dict(cpp_enum="ActType::F16", cutlass_type="cutlass::half_t"),
+    "bf16": dict(cpp_enum="ActType::BF16", cutlass_type="cutlass::bfloat16_t"),
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    family: str          # "cutlass": stock CUTLASS sm90 mixed-input collective
+    weight: str          # key of WEIGHTS
+    act: str             # key of ACTS
+    tile_m: int
+    tile_n: int
+    tile_k: int
+    cluster_m: int
+    scheduler: str       # "streamk" | "persistent"
+
+    @property
+    def name(self) -> str:
+        return (f"{self.family}_{self.weight}_{self.act}_{self.tile_m}x{self.tile_n}x{self.tile_k}"
+                f"_c{self.cluster_m}x1_{self.scheduler}")
+
+
+# Tiles that span small to large N (tokens). Small-N tiles use stream-K so that all SMs stream weights
+# even when M / tile_m is far below the SM count; stream-K also falls back to data-parallel tiles on
+# its own when there are enough output tiles, so large tiles use it too.
+CUTLASS_TILES = [
+    # (tile_m, tile_n, cluster_m, scheduler)
+    (128, 16, 1, "streamk"),
+    (128, 32, 1, "streamk"),
+    (128, 64, 1, "streamk"),
+    (128, 128, 1, "streamk"),
+    (128, 256, 1, "streamk"),
+]
+
+ENTRIES = [
+    Entry("cutlass", w, a, tm, tn, 64, cm, sched)
+    for w in WEIGHTS
+    for a in ACTS
+    for (tm, tn, cm, sched) in CUTLASS_TILES
+]

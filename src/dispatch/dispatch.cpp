@@ -1,0 +1,123 @@
+#include "dispatch/dispatch.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+namespace mixgemm {
+
+const char* weight_type_name(WeightType w) {
+  switch (w) {
+    case WeightType::S4: return "s4";
+    case WeightType::U4: return "u4";
+    case WeightType::S8: return "s8";
+  }
+  return "?";
+}
+
+const char* act_type_name(ActType a) { return a == ActType::F16 ? "f16" : "bf16"; }
+
+#include "catalog_table.inc"
+
+const KernelEntry* catalog_entries() { return kEntries; }
+size_t catalog_size() { return kEntryCount; }
+
+const KernelEntry* find_entry(const std::string& name) {
+  for (size_t i = 0; i < kEntryCount; ++i)
+    if (name == kEntries[i].name) return &kEntries[i];
+  return nullptr;
+}
+
+std::string validate_problem(const GemmProblem& p) {
+  if (p.m <= 0 || p.k <= 0) return "M and K must be positive";
+  if (p.n < 0) return "N must not be negative";
+  if (p.group_size <= 0) return "group_size must be positive";
+  if (p.k % p.group_size != 0) return "K must be a multiple of group_size";
+  return {};
+}
+
+namespace {
+
+// Cost model for the stock CUTLASS entries: waves of output tiles (stream-K spreads the K loop of
+// the last wave over idle SMs, so wave quantization matters less than padding waste), plus the
+// N padding inside a tile. Small-N problems are memory-bound: any tile reads the weight once, so
+// the narrowest tile that covers N wins; large N is compute-bound and prefers wide tiles.
+double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count) {
+  const double n = double(std::max<int64_t>(p.n, 1));
+  const double tiles_m = std::ceil(double(p.m) / e.tile_m);
+  const double tiles_n = std::ceil(n / e.tile_n);
+  const double padded_n = tiles_n * e.tile_n;
+  // Work in "MMA columns" (padding included) plus a per-tile overhead that favours fewer, larger
+  // tiles when N is large; each tile re-reads its weight slice, so count weight re-reads too.
+  const double mma_cols = tiles_m * padded_n;
+  const double weight_rereads = tiles_n;                 // the weight is streamed once per N-tile column
+  const double waves = std::ceil(tiles_m * tiles_n / std::max(sm_count, 1));
+  return mma_cols / 64.0 + 8.0 * weight_rereads + 0.5 * waves;
+}
+
+}  // namespace
+
+std::vector<Candidate> rank_candidates(const GemmProblem& p, int sm_count) {
+  std::vector<Candidate> out;
+  const std::string problem_error = validate_problem(p);
+  for (size_t i = 0; i < kEntryCount; ++i) {
+    const KernelEntry& e = kEntries[i];
+    if (e.weight != p.weight || e.act != p.act) continue;
+    Candidate c{&e, problem_error, 0.0};
+    if (c.rejection.empty()) c.rejection = e.ops->check(p);
+    c.score = heuristic_cost(e, p, sm_count);
+    out.push_back(c);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.rejection.empty() != b.rejection.empty()) return a.rejection.empty();
+    return a.score < b.score;
+  });
+  return out;
+}
+
+Selection select_kernel(const GemmProblem& p, int sm_count, const std::string& forced) {
+  Selection s;
+  if (!forced.empty()) {
+    const KernelEntry* e = find_entry(forced);
+    if (!e) {
+      s.reason = "no catalog entry named '" + forced + "' in this build (see mixgemm.kernels())";
+      return s;
+    }
+    if (e->weight != p.weight || e->act != p.act) {
+      s.reason = "kernel '" + forced + "' is for " + weight_type_name(e->weight) + " weights and " +
+                 act_type_name(e->act) + " activations, but the call has " + weight_type_name(p.weight) +
+                 " weights and " + act_type_name(p.act) + " activations";
+      return s;
+    }
+    std::string why = validate_problem(p);
+    if (why.empty()) why = e->ops->check(p);
+    if (!why.empty()) {
+      s.reason = "kernel '" + forced + "' cannot run this problem: " + why;
+      return s;
+    }
+    s.entry = e;
+    s.reason = "forced with kernel=";
+    return s;
+  }
+  auto ranked = rank_candidates(p, sm_count);
+  if (ranked.empty()) {
+    s.reason = std::string("this build has no kernel for ") + weight_type_name(p.weight) + " weights with " +
+               act_type_name(p.act) + " activations";
+    return s;
+  }
+  if (!ranked.front().rejection.empty()) {
+    std::ostringstream os;
+    os << "no kernel can run M=" << p.m << " N=" << p.n << " K=" << p.k << " group=" << p.group_size << ": ";
+    os << ranked.front().entry->name << ": " << ranked.front().rejection;
+    s.reason = os.str();
+    return s;
+  }
+  s.entry = ranked.front().entry;
+  std::ostringstream os;
+  os << "lowest heuristic cost (" << ranked.front().score << ") among " << ranked.size()
+     << " entries for these types; tile " << s.entry->tile_m << "x" << s.entry->tile_n << " for N=" << p.n;
+  s.reason = os.str();
+  return s;
+}
+
+}  // namespace mixgemm

@@ -1,0 +1,102 @@
+// Host-only checks of the pieces that decide what runs: the packed-weight layout, the catalog
+// table, and kernel selection. Runs without a GPU (no CUDA call is made).
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+#include <string>
+
+#include "catalog/entry.h"
+#include "dispatch/dispatch.h"
+#include "kernels/pack.h"
+
+using namespace mixgemm;
+
+static int failures = 0;
+#define EXPECT(cond, ...)                                       \
+  do {                                                          \
+    if (!(cond)) {                                              \
+      std::printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+      std::printf(__VA_ARGS__);                                 \
+      std::printf("\n");                                        \
+      ++failures;                                               \
+    }                                                           \
+  } while (0)
+
+// Lane t of a warp must own rows t/4 and t/4+8 and columns 2(t%4)+{0,1,8,9} of each 16x16 block
+// (the mma A-fragment), at offsets 8t..8t+7, with the documented value interleave.
+static void test_atom(int bits) {
+  auto off = weight_atom_offsets(bits);
+  std::set<int> seen(off.begin(), off.end());
+  EXPECT(seen.size() == 256 && *seen.begin() == 0 && *seen.rbegin() == 255, "atom is not a permutation (bits=%d)", bits);
+  // value v of the mma fragment: 0:(r,2c) 1:(r,2c+1) 2:(r+8,2c) 3:(r+8,2c+1) 4:(r,2c+8) 5:(r,2c+9) 6:(r+8,2c+8) 7:(r+8,2c+9)
+  const int slot_of_value_4[8] = {0, 4, 1, 5, 2, 6, 3, 7};   // storage v0 v2 v4 v6 v1 v3 v5 v7
+  const int slot_of_value_8[8] = {0, 2, 1, 3, 4, 6, 5, 7};   // storage v0 v2 v1 v3 v4 v6 v5 v7
+  for (int t = 0; t < 32; ++t) {
+    int r = t / 4, c = 2 * (t % 4);
+    int rows[8] = {r, r, r + 8, r + 8, r, r, r + 8, r + 8};
+    int cols[8] = {c, c + 1, c, c + 1, c + 8, c + 9, c + 8, c + 9};
+    for (int v = 0; v < 8; ++v) {
+      int slot = bits == 4 ? slot_of_value_4[v] : slot_of_value_8[v];
+      int got = off[rows[v] * 16 + cols[v]];
+      EXPECT(got == 8 * t + slot, "bits=%d lane %d value %d at %d, expected %d", bits, t, v, got, 8 * t + slot);
+    }
+  }
+}
+
+static void test_catalog() {
+  std::set<std::string> names;
+  for (size_t i = 0; i < catalog_size(); ++i) {
+    const KernelEntry& e = catalog_entries()[i];
+    EXPECT(names.insert(e.name).second, "duplicate entry %s", e.name);
+    EXPECT(e.ops && e.ops->check && e.ops->run && e.ops->workspace_size, "entry %s lacks ops", e.name);
+    EXPECT(find_entry(e.name) == &e, "find_entry(%s)", e.name);
+  }
+  EXPECT(find_entry("no_such_kernel") == nullptr, "unknown name found");
+}
+
+static void test_dispatch() {
+  GemmProblem p;
+  p.m = 3584; p.n = 16; p.k = 8192; p.group_size = 64;
+  p.weight = WeightType::S4; p.act = ActType::F16;
+  Selection s = select_kernel(p, 132);
+  if (find_entry("cutlass_s4_f16_128x16x64_c1x1_streamk")) {
+    EXPECT(s.entry && std::string(s.entry->name) == "cutlass_s4_f16_128x16x64_c1x1_streamk", "N=16 picks %s",
+           s.entry ? s.entry->name : s.reason.c_str());
+  }
+  // Bad problems are rejected with a reason, never selected.
+  GemmProblem bad = p;
+  bad.k = 8200;
+  EXPECT(!validate_problem(bad).empty(), "K not a multiple of group accepted");
+  EXPECT(select_kernel(bad, 132).entry == nullptr, "selected a kernel for an invalid problem");
+  GemmProblem odd = p;
+  odd.m = 3585;
+  EXPECT(select_kernel(odd, 132).entry == nullptr, "selected a kernel for M %% 16 != 0");
+  EXPECT(select_kernel(p, 132, "no_such_kernel").entry == nullptr, "forced unknown kernel accepted");
+  // A forced kernel of the wrong types is refused with an explanation.
+  for (size_t i = 0; i < catalog_size(); ++i) {
+    const KernelEntry& e = catalog_entries()[i];
+    if (e.weight != p.weight || e.act != p.act) {
+      Selection f = select_kernel(p, 132, e.name);
+      EXPECT(f.entry == nullptr && !f.reason.empty(), "forced %s of other types accepted", e.name);
+    }
+  }
+  // Every type pair present in the build serves the decode and prefill shapes of the bench set.
+  for (size_t i = 0; i < catalog_size(); ++i) {
+    const KernelEntry& e = catalog_entries()[i];
+    for (int64_t n : {1, 16, 64, 4096}) {
+      GemmProblem q = p;
+      q.weight = e.weight; q.act = e.act; q.n = n; q.group_size = 128; q.k = 4096; q.m = 6144;
+      EXPECT(select_kernel(q, 132).entry != nullptr, "no kernel for %s/%s N=%lld", weight_type_name(e.weight),
+             act_type_name(e.act), (long long)n);
+    }
+  }
+}
+
+int main() {
+  test_atom(4);
+  test_atom(8);
+  test_catalog();
+  test_dispatch();
+  std::printf("%zu catalog entries; %d failures\n", catalog_size(), failures);
+  return failures ? EXIT_FAILURE : EXIT_SUCCESS;
+}
