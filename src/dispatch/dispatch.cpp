@@ -4,6 +4,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "catalog_table.inc"   // generated: kEntries, kEntryCount (namespace mixgemm)
+
 namespace mixgemm {
 
 const char* weight_type_name(WeightType w) {
@@ -16,8 +18,6 @@ const char* weight_type_name(WeightType w) {
 }
 
 const char* act_type_name(ActType a) { return a == ActType::F16 ? "f16" : "bf16"; }
-
-#include "catalog_table.inc"
 
 const KernelEntry* catalog_entries() { return kEntries; }
 size_t catalog_size() { return kEntryCount; }

@@ -97,9 +97,15 @@ struct CutlassMixedGemm {
     if (p.m % 16 != 0) return "M (out_features) must be a multiple of 16";
     if (p.k % 64 != 0) return "K (in_features) must be a multiple of 64";
     if (p.m > (1 << 30) || p.n > (1 << 30) || p.k > (1 << 30)) return "problem dimensions must be below 2^30";
+    // can_implement() checks shapes/strides and that the mode's pointers are present; give it
+    // stand-in addresses (16-byte aligned, never dereferenced) since no call has real ones yet.
     GemmArgs a;
     a.problem = p;
     a.sm_count = 132;
+    const void* stand_in = reinterpret_cast<const void*>(uintptr_t(256));
+    a.w = a.scales = a.x = stand_in;
+    if (WithZero) a.zeros = stand_in;
+    a.y = const_cast<void*>(stand_in);
     if (Gemm::can_implement(make_arguments(a)) != cutlass::Status::kSuccess)
       return "CUTLASS can_implement() rejected the problem (alignment: M % 8, N any, K % 64)";
     return {};

@@ -1,0 +1,56 @@
+"""Kernel selection and explain() (host logic, no GPU)."""
+import pytest
+
+import mixgemm
+
+
+def _types_present():
+    return sorted({(k["weight"], {"f16": "float16", "bf16": "bfloat16"}[k["act"]]) for k in mixgemm.kernels()})
+
+
+@pytest.mark.parametrize("weight,act", _types_present())
+@pytest.mark.parametrize("n", [1, 16, 64, 4096])
+def test_every_type_serves_bench_shapes(weight, act, n):
+    info = mixgemm.explain(6144, n, 4096, group_size=128, weight=weight, act_dtype=act)
+    assert info["kernel"] is not None, info["reason"]
+    chosen = next(k for k in mixgemm.kernels() if k["name"] == info["kernel"])
+    assert chosen["weight"] == weight
+    assert info["candidates"][0]["name"] == info["kernel"]
+
+
+def test_small_n_picks_narrow_tile_large_n_wide():
+    small = mixgemm.explain(3584, 16, 8192, group_size=64)
+    big = mixgemm.explain(3584, 4096, 8192, group_size=64)
+    if small["kernel"] is None or big["kernel"] is None:
+        pytest.skip("build has no s4/f16 kernels")
+    tile = {k["name"]: k["tile_n"] for k in mixgemm.kernels()}
+    assert tile[small["kernel"]] <= tile[big["kernel"]]
+
+
+@pytest.mark.parametrize("m,k,g,msg", [
+    (3584, 8200, 64, "multiple of group_size"),
+    (3585, 8192, 64, "multiple of 16"),
+    (3584, 8192, 0, "group_size must be positive"),
+])
+def test_bad_problems_are_explained(m, k, g, msg):
+    info = mixgemm.explain(m, 16, k, group_size=g)
+    assert info["kernel"] is None
+    assert msg in info["reason"]
+
+
+def test_group_32_is_refused_with_reason():
+    info = mixgemm.explain(4096, 16, 4096, group_size=32)
+    assert info["kernel"] is None
+    assert "group_size" in info["reason"]
+
+
+def test_forced_kernel_checks():
+    with pytest.raises(ValueError, match="weight must be"):
+        mixgemm.explain(4096, 16, 4096, weight="q3")
+    info = mixgemm.explain(4096, 16, 4096, kernel="no_such_kernel")
+    assert info["kernel"] is None and "no catalog entry" in info["reason"]
+    for k in mixgemm.kernels():
+        other = "s8" if k["weight"] != "s8" else "s4"
+        info = mixgemm.explain(4096, 16, 4096, weight=other, kernel=k["name"])
+        assert info["kernel"] is None and "weights" in info["reason"]
+        break
