@@ -14,21 +14,21 @@ WEIGHTS = {
     "s8": dict(cpp_enum="WeightType::S8", cutlass_type="int8_t", zero=False),
 }
 ACTS = {
-    "f16": dict(cpp_enum="ActType::F16", cutlass_type="cutlass::half_t"),
-    "bf16": dict(cpp_enum="ActType::BF16", cutlass_type="cutlass::bfloat16_t"),
+    "f16": dict(cpp_enum="ActType::F16", cutlass_type="cutlass::half_t", cuda_type="__half"),
+    "bf16": dict(cpp_enum="ActType::BF16", cutlass_type="cutlass::bfloat16_t", cuda_type="__nv_bfloat16"),
 }
 
 
 @dataclass(frozen=True)
 class Entry:
-    family: str          # "cutlass": stock CUTLASS sm90 mixed-input collective
+    family: str          # "cutlass": stock CUTLASS sm90 mixed-input collective; "decode": our small-N kernel
     weight: str          # key of WEIGHTS
     act: str             # key of ACTS
     tile_m: int
     tile_n: int
     tile_k: int
     cluster_m: int
-    scheduler: str       # "streamk" | "persistent"
+    scheduler: str       # "streamk" | "persistent" | "clusterk" (split-K reduced inside a thread-block cluster)
 
     @property
     def name(self) -> str:
@@ -48,9 +48,18 @@ CUTLASS_TILES = [
     (128, 256, 1, "streamk"),
 ]
 
+# The decode family (src/kernels/decode_gemm.cuh): 128 weight rows per CTA, N up to tile_n tokens,
+# split-K across a thread-block cluster. One entry per token bucket so registers match N.
+DECODE_TOKENS = [8, 16, 32, 64]
+
 ENTRIES = [
     Entry("cutlass", w, a, tm, tn, 64, cm, sched)
     for w in WEIGHTS
     for a in ACTS
     for (tm, tn, cm, sched) in CUTLASS_TILES
+] + [
+    Entry("decode", w, a, 128, tn, 16, 1, "clusterk")
+    for w in WEIGHTS
+    for a in ACTS
+    for tn in DECODE_TOKENS
 ]

@@ -38,10 +38,22 @@ def test_bad_problems_are_explained(m, k, g, msg):
     assert msg in info["reason"]
 
 
-def test_group_32_is_refused_with_reason():
-    info = mixgemm.explain(4096, 16, 4096, group_size=32)
-    assert info["kernel"] is None
-    assert "group_size" in info["reason"]
+def test_group_32_runs_only_on_decode_kernels():
+    small = mixgemm.explain(4096, 16, 4096, group_size=32)
+    if any(k["family"] == "decode" and k["weight"] == "s4" and k["act"] == "f16" for k in mixgemm.kernels()):
+        assert small["kernel"].startswith("decode_")
+    big = mixgemm.explain(4096, 512, 4096, group_size=32)
+    assert big["kernel"] is None
+    assert "group_size" in big["reason"]
+
+
+def test_decode_bucket_is_narrowest_that_fits():
+    tile = {k["name"]: (k["family"], k["tile_n"]) for k in mixgemm.kernels()}
+    for n in (1, 8, 9, 16, 17, 33, 64):
+        info = mixgemm.explain(4096, n, 4096, group_size=128)
+        fam, tn = tile[info["kernel"]]
+        if fam == "decode":
+            assert tn >= n and tn // 2 < max(n, 8), (n, info["kernel"])
 
 
 def test_forced_kernel_checks():

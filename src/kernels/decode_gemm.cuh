@@ -1,0 +1,409 @@
+// The decode family: y[N, M] = x[N, K] @ W[M, K]^T for small N (tokens), where time is bytes of
+// weight streamed from HBM. Design (see DESIGN.md "Kernel families" and the notes in bench/NOTES.md):
+//
+//  - A CTA owns 128 weight rows (8 warps x one 16-row block each) and one K-chunk; the K-chunks of
+//    one row tile form a thread-block cluster along gridDim.y, so every SM streams weights even when
+//    M/128 is far below the SM count (split-K), and the partial sums are reduced through distributed
+//    shared memory inside the cluster: no workspace, no atomics, no extra kernel, deterministic, and
+//    nothing that a relaunch or a CUDA-graph replay could find in a stale state.
+//  - Weights are read straight from global memory into registers in the packed layout: one 32-bit
+//    (int4) or 64-bit (int8) load per lane gives that lane's whole mma.m16n8k16 A fragment, a warp
+//    load covers 128 (256) contiguous bytes, and kPrefetch blocks are kept in flight per warp.
+//  - Conversion by bit tricks (lop3 / prmt with the fp16/bf16 "magic number"), no per-element casts.
+//  - Integers are exact in fp16/bf16, so the MMA accumulates q.x per quantization group in fp32 and
+//    the group's scale is applied to the fp32 sum (acc += s * sum_g); zero points use z' * sum_g(x),
+//    with sum_g(x) from one extra MMA against an all-ones A. Any group size that is a multiple of 16
+//    works (including 32), and no scale is rounded into a 16-bit weight.
+//  - Activations of the CTA's K-chunk are staged in shared memory (rows padded by 16 bytes so the
+//    B-fragment reads are bank-conflict free), in sub-chunks when the chunk is large.
+#pragma once
+
+#include <algorithm>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+#include <cooperative_groups.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "catalog/entry.h"
+
+namespace mixgemm {
+namespace decode {
+
+constexpr int kWarps = 8;
+constexpr int kThreads = kWarps * 32;
+constexpr int kTileM = kWarps * 16;      // rows per CTA
+constexpr int kPrefetch = 16;            // 16-wide K blocks in flight per warp
+constexpr int kMaxSplits = 8;            // portable cluster size
+constexpr int kXStageBytes = 64 * 1024;  // activation staging budget per CTA
+constexpr size_t kMaxSmem = 100 * 1024;  // x staging + partial sums, with headroom
+constexpr int kMaxDevices = 64;
+
+struct Params {
+  const unsigned char* w;   // packed weights
+  const void* scales;       // [K/g, M]
+  const void* zeros;        // [K/g, M] (z' = -s*z) or null
+  const void* x;            // [N, K]
+  const void* bias;         // [M] or null
+  void* y;                  // [N, M]
+  int m, n, k, group;
+  int k_chunk;              // K elements per CTA (multiple of 16)
+  int x_sub;                // K elements staged per sub-chunk (multiple of 16, divides into k_chunk)
+};
+
+template <class Act> struct ActOps;
+
+template <> struct ActOps<__half> {
+  static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+  static constexpr uint32_t kOnes = 0x3C003C00u;   // (1.0, 1.0)
+  // 0x6400 | u encodes 1024 + u exactly (10 mantissa bits).
+  static constexpr uint32_t kMagic4 = 0x64006400u;
+  static __device__ __forceinline__ uint32_t sub(uint32_t v, uint32_t magic) {
+    __half2 r = __hsub2(*reinterpret_cast<__half2*>(&v), *reinterpret_cast<__half2*>(&magic));
+    return *reinterpret_cast<uint32_t*>(&r);
+  }
+  static __device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
+  static __device__ __forceinline__ __half from_float(float v) { return __float2half_rn(v); }
+};
+
+template <> struct ActOps<__nv_bfloat16> {
+  static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+  static constexpr uint32_t kOnes = 0x3F803F80u;
+  // 0x4300 | u encodes 128 + u exactly for u < 128 (7 mantissa bits).
+  static constexpr uint32_t kMagic4 = 0x43004300u;
+  static __device__ __forceinline__ uint32_t sub(uint32_t v, uint32_t magic) {
+    __nv_bfloat162 r = __hsub2(*reinterpret_cast<__nv_bfloat162*>(&v), *reinterpret_cast<__nv_bfloat162*>(&magic));
+    return *reinterpret_cast<uint32_t*>(&r);
+  }
+  static __device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
+  static __device__ __forceinline__ __nv_bfloat16 from_float(float v) { return __float2bfloat16_rn(v); }
+};
+
+__device__ __forceinline__ uint32_t lop3_and_xor(uint32_t a, uint32_t b, uint32_t c) {
+  uint32_t r;   // (a & b) ^ c
+  asm("lop3.b32 %0, %1, %2, %3, 0x6A;\n" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+  return r;
+}
+
+__device__ __forceinline__ uint32_t prmt(uint32_t a, uint32_t b, uint32_t sel) {
+  uint32_t r;
+  asm("prmt.b32 %0, %1, %2, %3;\n" : "=r"(r) : "r"(a), "r"(b), "r"(sel));
+  return r;
+}
+
+// Weight words per lane per 16x16 block: 32 bits for int4, 64 bits for int8.
+template <int Bits> struct Word;
+template <> struct Word<4> {
+  uint32_t v;
+  static __device__ __forceinline__ Word load(const unsigned char* p) {
+    Word w;
+    asm volatile("ld.global.nc.L1::no_allocate.b32 %0, [%1];\n" : "=r"(w.v) : "l"(p));
+    return w;
+  }
+};
+template <> struct Word<8> {
+  uint32_t lo, hi;
+  static __device__ __forceinline__ Word load(const unsigned char* p) {
+    Word w;
+    asm volatile("ld.global.nc.L1::no_allocate.v2.b32 {%0, %1}, [%2];\n" : "=r"(w.lo), "=r"(w.hi) : "l"(p));
+    return w;
+  }
+};
+
+// Packed word -> the four A-fragment registers holding the integer values q exactly.
+// int4 storage order v0 v2 v4 v6 v1 v3 v5 v7: nibbles (i, i+4) are register i's pair.
+template <class Act, bool Signed>
+__device__ __forceinline__ void convert(const Word<4>& w, uint32_t (&a)[4]) {
+  // Signed nibbles are two's complement: flipping bit 3 maps q to q + 8 in [0, 15].
+  constexpr uint32_t flip = Signed ? 0x00080008u : 0u;
+  constexpr uint32_t bias = Signed ? 8u : 0u;
+  constexpr uint32_t magic = ActOps<Act>::kMagic4;
+  constexpr uint32_t base = magic ^ flip;
+  // value of (magic | bias) as the number to subtract: 1024+8 (fp16) or 128+8 (bf16)
+  constexpr uint32_t sub = magic | (bias | (bias << 16));
+#pragma unroll
+  for (int i = 0; i < 4; ++i) a[i] = ActOps<Act>::sub(lop3_and_xor(w.v >> (4 * i), 0x000F000Fu, base), sub);
+}
+
+// int8 storage order per 32-bit half: v0 v2 v1 v3 | v4 v6 v5 v7.
+template <class Act, bool Signed>
+__device__ __forceinline__ void convert(const Word<8>& w, uint32_t (&a)[4]) {
+  const uint32_t lo = w.lo ^ 0x80808080u, hi = w.hi ^ 0x80808080u;   // q + 128 in [0, 255]
+  if constexpr (std::is_same<Act, __half>::value) {
+    // 0x6400 | u = 1024 + u exactly; subtract 1152 = 1024 + 128.
+    constexpr uint32_t sub = 0x64806480u;
+    a[0] = ActOps<Act>::sub(prmt(lo, 0x64646464u, 0x4240), sub);
+    a[1] = ActOps<Act>::sub(prmt(lo, 0x64646464u, 0x4341), sub);
+    a[2] = ActOps<Act>::sub(prmt(hi, 0x64646464u, 0x4240), sub);
+    a[3] = ActOps<Act>::sub(prmt(hi, 0x64646464u, 0x4341), sub);
+  } else {
+    // bf16 cannot hold 128 + u exactly for u >= 128: go through fp32 (2^23 + u), then pack.
+    const uint32_t words[2] = {lo, hi};
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        // register 2h+j holds bytes (j, j+2) of word h
+        float f0 = __uint_as_float(prmt(words[h], 0x4B000000u, 0x7650 + j)) - 8388736.0f;
+        float f1 = __uint_as_float(prmt(words[h], 0x4B000000u, 0x7650 + j + 2)) - 8388736.0f;
+        __nv_bfloat162 p = __floats2bfloat162_rn(f0, f1);
+        a[2 * h + j] = *reinterpret_cast<uint32_t*>(&p);
+      }
+    }
+  }
+}
+
+template <class Act>
+__device__ __forceinline__ float load_act(const void* p, int64_t i) {
+  return ActOps<Act>::to_float(static_cast<const Act*>(p)[i]);
+}
+
+template <class Act, int Bits, bool Signed, bool Zero, int NT>
+__global__ void __launch_bounds__(kThreads) decode_kernel(const Params p) {
+  namespace cg = cooperative_groups;
+  cg::cluster_group cluster = cg::this_cluster();
+  constexpr int n_pad = NT * 8;
+  extern __shared__ __align__(16) unsigned char smem[];
+  const int x_stride = p.x_sub + 8;                         // elements; +16 bytes against bank conflicts
+  Act* xs = reinterpret_cast<Act*>(smem);                    // [n_pad][x_stride]
+  float* red = reinterpret_cast<float*>(smem + size_t(n_pad) * x_stride * sizeof(Act));   // [kTileM][n_pad]
+
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int r = lane / 4, c = lane % 4;
+  const int k0 = blockIdx.y * p.k_chunk;
+  const int k1 = min(p.k, k0 + p.k_chunk);
+  const int mblocks = p.m / 16;
+  const int mb = blockIdx.x * kWarps + warp;
+  const bool active = mb < mblocks;
+  constexpr int word_bytes = 8 * Bits / 8;                  // per lane per block
+  const size_t kblock_stride = size_t(mblocks) * 256 * Bits / 8;   // bytes between K blocks
+  const unsigned char* wp = p.w + size_t(mb) * (256 * Bits / 8) + size_t(k0 / 16) * kblock_stride + lane * word_bytes;
+  const int nkb = max(0, (k1 - k0) / 16);
+
+  float acc[NT][4], accg[NT][4], accz[NT][4];
+#pragma unroll
+  for (int t = 0; t < NT; ++t)
+#pragma unroll
+    for (int i = 0; i < 4; ++i) acc[t][i] = accg[t][i] = accz[t][i] = 0.f;
+
+  Word<Bits> buf[kPrefetch];
+#pragma unroll
+  for (int i = 0; i < kPrefetch; ++i)
+    if (active && i < nkb) buf[i] = Word<Bits>::load(wp + size_t(i) * kblock_stride);
+
+  // Scales (and zeros) of the current group, for rows r and r+8 of this warp's block.
+  const int64_t row_lo = int64_t(mb) * 16 + r, row_hi = row_lo + 8;
+  int group_idx = k0 / p.group;
+  float s_lo = 0.f, s_hi = 0.f, z_lo = 0.f, z_hi = 0.f;
+  if (active && nkb > 0) {
+    s_lo = load_act<Act>(p.scales, int64_t(group_idx) * p.m + row_lo);
+    s_hi = load_act<Act>(p.scales, int64_t(group_idx) * p.m + row_hi);
+    if (Zero) {
+      z_lo = load_act<Act>(p.zeros, int64_t(group_idx) * p.m + row_lo);
+      z_hi = load_act<Act>(p.zeros, int64_t(group_idx) * p.m + row_hi);
+    }
+  }
+
+  const uint32_t ones[4] = {ActOps<Act>::kOnes, ActOps<Act>::kOnes, ActOps<Act>::kOnes, ActOps<Act>::kOnes};
+  for (int sub0 = 0; sub0 < nkb * 16; sub0 += p.x_sub) {
+    const int sub_len = min(p.x_sub, nkb * 16 - sub0);
+    // Stage x[:, k0+sub0 : +sub_len] (rows >= N are zero) with 16-byte loads.
+    __syncthreads();
+    const int vec_per_row = sub_len / 8;
+    for (int i = tid; i < n_pad * vec_per_row; i += kThreads) {
+      const int row = i / vec_per_row, col = (i % vec_per_row) * 8;
+      uint4 v = make_uint4(0, 0, 0, 0);
+      if (row < p.n) v = *reinterpret_cast<const uint4*>(static_cast<const Act*>(p.x) + int64_t(row) * p.k + k0 + sub0 + col);
+      *reinterpret_cast<uint4*>(xs + row * x_stride + col) = v;
+    }
+    __syncthreads();
+    if (active) {
+      const int kb_first = sub0 / 16, kb_last = kb_first + sub_len / 16;
+      for (int kb = kb_first; kb < kb_last; kb += kPrefetch) {
+#pragma unroll
+        for (int i = 0; i < kPrefetch; ++i) {
+          // Uniform across the warp: ring slot (kb + i) % kPrefetch, which is i because kb_first is
+          // a multiple of kPrefetch (x_sub is a multiple of 16 * kPrefetch).
+          const int b = kb + i;
+          if (b < kb_last) {
+            const Word<Bits> wv = buf[i];
+            if (b + kPrefetch < nkb) buf[i] = Word<Bits>::load(wp + size_t(b + kPrefetch) * kblock_stride);
+            uint32_t a[4];
+            convert<Act, Signed>(wv, a);
+            const int kl = (b - kb_first) * 16;
+#pragma unroll
+            for (int t = 0; t < NT; ++t) {
+              const Act* xr = xs + (t * 8 + r) * x_stride + kl + 2 * c;
+              const uint32_t b0 = *reinterpret_cast<const uint32_t*>(xr);
+              const uint32_t b1 = *reinterpret_cast<const uint32_t*>(xr + 8);
+              ActOps<Act>::mma(accg[t], a, b0, b1);
+              if (Zero) ActOps<Act>::mma(accz[t], ones, b0, b1);
+            }
+            const int kg = k0 + (b + 1) * 16;   // global K after this block
+            if (kg % p.group == 0 || kg >= k1) {
+#pragma unroll
+              for (int t = 0; t < NT; ++t) {
+                acc[t][0] += s_lo * accg[t][0];
+                acc[t][1] += s_lo * accg[t][1];
+                acc[t][2] += s_hi * accg[t][2];
+                acc[t][3] += s_hi * accg[t][3];
+                if (Zero) {
+                  acc[t][0] += z_lo * accz[t][0];
+                  acc[t][1] += z_lo * accz[t][1];
+                  acc[t][2] += z_hi * accz[t][2];
+                  acc[t][3] += z_hi * accz[t][3];
+                }
+#pragma unroll
+                for (int i2 = 0; i2 < 4; ++i2) accg[t][i2] = accz[t][i2] = 0.f;
+              }
+              if (kg < k1) {
+                ++group_idx;
+                s_lo = load_act<Act>(p.scales, int64_t(group_idx) * p.m + row_lo);
+                s_hi = load_act<Act>(p.scales, int64_t(group_idx) * p.m + row_hi);
+                if (Zero) {
+                  z_lo = load_act<Act>(p.zeros, int64_t(group_idx) * p.m + row_lo);
+                  z_hi = load_act<Act>(p.zeros, int64_t(group_idx) * p.m + row_hi);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // This CTA's partial sums -> shared memory (inactive warps contribute zeros).
+#pragma unroll
+  for (int t = 0; t < NT; ++t) {
+    float* lo = red + (warp * 16 + r) * n_pad + t * 8 + 2 * c;
+    float* hi = lo + 8 * n_pad;
+    lo[0] = acc[t][0];
+    lo[1] = acc[t][1];
+    hi[0] = acc[t][2];
+    hi[1] = acc[t][3];
+  }
+  cluster.sync();
+  // Rank q of the cluster reduces rows [q*rows_per_rank, ...) over all ranks, in rank order.
+  const int splits = int(cluster.num_blocks());
+  const int rank = int(cluster.block_rank());
+  const int rows_per_rank = (kTileM + splits - 1) / splits;
+  const int row0 = rank * rows_per_rank;
+  const int nrows = max(0, min(kTileM, row0 + rows_per_rank) - row0);
+  for (int i = tid; i < nrows * p.n; i += kThreads) {
+    const int rl = row0 + i % nrows, n = i / nrows;
+    float sum = 0.f;
+    for (int q = 0; q < splits; ++q) sum += cluster.map_shared_rank(red, q)[rl * n_pad + n];
+    const int64_t m = int64_t(blockIdx.x) * kTileM + rl;
+    if (m < p.m) {
+      if (p.bias) sum += load_act<Act>(p.bias, m);
+      static_cast<Act*>(p.y)[int64_t(n) * p.m + m] = ActOps<Act>::from_float(sum);
+    }
+  }
+  cluster.sync();   // keep this CTA's shared memory alive until every rank has read it
+}
+
+// Launch geometry for a problem: split count (cluster size along K) and staging sizes.
+struct Plan {
+  int splits = 1, k_chunk = 0, x_sub = 0;
+  size_t smem = 0;
+};
+
+inline Plan make_plan(const GemmProblem& p, int n_pad, int act_bytes, int sm_count) {
+  Plan plan;
+  const int64_t tiles = (p.m + kTileM - 1) / kTileM;
+  // Aim for about two CTAs per SM so every SM streams weights; never split below 256 K per CTA.
+  int64_t want = (2 * int64_t(sm_count) + tiles - 1) / tiles;
+  const int64_t max_by_k = std::max<int64_t>(1, p.k / 256);
+  plan.splits = int(std::max<int64_t>(1, std::min<int64_t>({want, int64_t(kMaxSplits), max_by_k})));
+  const int64_t kblocks = (p.k + 15) / 16;
+  int64_t chunk_blocks = (kblocks + plan.splits - 1) / plan.splits;
+  plan.k_chunk = int(chunk_blocks * 16);
+  plan.splits = int((p.k + plan.k_chunk - 1) / plan.k_chunk);
+  // Stage activations in sub-chunks of a multiple of 16*kPrefetch elements within the budget.
+  const int64_t unit = 16 * kPrefetch;
+  int64_t sub = std::max<int64_t>(unit, (kXStageBytes / (int64_t(n_pad) * act_bytes)) / unit * unit);
+  plan.x_sub = int(std::min<int64_t>(sub, (plan.k_chunk + unit - 1) / unit * unit));
+  plan.smem = size_t(n_pad) * (plan.x_sub + 8) * act_bytes + size_t(kTileM) * n_pad * sizeof(float);
+  return plan;
+}
+
+template <class Act, WeightType WT, int NT>
+struct DecodeGemm {
+  static constexpr int kBits = WT == WeightType::S8 ? 8 : 4;
+  static constexpr bool kSigned = WT != WeightType::U4;
+  static constexpr bool kZero = WT == WeightType::U4;
+  static constexpr int kNPad = NT * 8;
+
+  static std::string check(const GemmProblem& p) {
+    if (p.n > kNPad) return "N=" + std::to_string(p.n) + " exceeds this kernel's " + std::to_string(kNPad) + " tokens";
+    if (p.m % 16 != 0) return "M (out_features) must be a multiple of 16";
+    if (p.k % 64 != 0) return "K (in_features) must be a multiple of 64";
+    if (p.group_size % 16 != 0) return "group_size must be a multiple of 16";
+    if (p.m > (int64_t(1) << 30) || p.k > (int64_t(1) << 30) || p.n * p.k > (int64_t(1) << 40))
+      return "problem too large";
+    return {};
+  }
+
+  static size_t workspace_size(const GemmProblem&, int) { return 0; }
+
+  static void run(const GemmArgs& a, void*, size_t, cudaStream_t stream) {
+    const GemmProblem& p = a.problem;
+    const Plan plan = make_plan(p, kNPad, int(sizeof(Act)), a.sm_count);
+    auto kernel = decode_kernel<Act, kBits, kSigned, kZero, NT>;
+    // The shared-memory limit is a per-device function attribute: set it once per device.
+    static std::once_flag once[kMaxDevices];
+    static cudaError_t attr_err[kMaxDevices] = {};
+    if (a.device < 0 || a.device >= kMaxDevices) throw std::runtime_error("mixgemm: device index out of range");
+    std::call_once(once[a.device], [&] {
+      attr_err[a.device] = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kMaxSmem));
+    });
+    const cudaError_t attr_err_dev = attr_err[a.device];
+    if (attr_err_dev != cudaSuccess)
+      throw std::runtime_error(std::string("mixgemm: decode kernel setup failed: ") + cudaGetErrorString(attr_err_dev));
+    Params prm;
+    prm.w = static_cast<const unsigned char*>(a.w);
+    prm.scales = a.scales;
+    prm.zeros = a.zeros;
+    prm.x = a.x;
+    prm.bias = a.bias;
+    prm.y = a.y;
+    prm.m = int(p.m);
+    prm.n = int(p.n);
+    prm.k = int(p.k);
+    prm.group = int(p.group_size);
+    prm.k_chunk = plan.k_chunk;
+    prm.x_sub = plan.x_sub;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(unsigned((p.m + kTileM - 1) / kTileM), unsigned(plan.splits), 1);
+    cfg.blockDim = dim3(kThreads, 1, 1);
+    cfg.dynamicSmemBytes = plan.smem;
+    cfg.stream = stream;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = 1;
+    attr[0].val.clusterDim.y = unsigned(plan.splits);
+    attr[0].val.clusterDim.z = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    cudaError_t err = cudaLaunchKernelEx(&cfg, kernel, prm);
+    if (err != cudaSuccess)
+      throw std::runtime_error(std::string("mixgemm: decode kernel launch failed: ") + cudaGetErrorString(err));
+  }
+
+  static constexpr KernelOps ops() { return KernelOps{&check, &workspace_size, &run}; }
+};
+
+}  // namespace decode
+}  // namespace mixgemm
