@@ -28,6 +28,25 @@ for step in $STEPS; do
       if [ $rc -ne 0 ]; then grep -n -i -m 40 "error" "$OUT/build.log"; tail -30 "$OUT/build.log"; exit $rc; fi
       (cd build/gpu && ctest --output-on-failure) > "$OUT/ctest.log" 2>&1; tail -3 "$OUT/ctest.log"
       ;;
+    smoke)
+      # Import after torch (as users do) and run one call of each family; on a crash, a native backtrace.
+      cat > /tmp/smoke.py <<'PY'
+import torch, mixgemm
+print(mixgemm.explain(3584, 16, 8192, 64)["kernel"])
+w = torch.randn(3584, 8192, device="cuda", dtype=torch.float16) / 90
+x = torch.randn(16, 8192, device="cuda", dtype=torch.float16)
+qw = mixgemm.quantize(w, bits=4, group_size=64)
+for n in (1, 16, 256):
+    y = mixgemm.linear(x[:n].contiguous(), qw)
+    ref = x[:n].float() @ mixgemm.dequantize(qw).T
+    print(n, mixgemm.explain(3584, n, 8192, 64)["kernel"], float((y.float() - ref).norm() / ref.norm()))
+PY
+      $PY /tmp/smoke.py 2>&1 | tee "$OUT/smoke.log" | tail -8
+      if [ ${PIPESTATUS[0]} -ne 0 ] && command -v cuda-gdb >/dev/null; then
+        cuda-gdb -batch -ex run -ex bt --args $PY /tmp/smoke.py > "$OUT/smoke_gdb.log" 2>&1
+        grep -A 30 -m1 "signal SIG" "$OUT/smoke_gdb.log" | head -40
+      fi
+      ;;
     test)
       $PY -m pytest tests -q -x -p no:cacheprovider ${PYTEST_ARGS:-} 2>&1 | tee "$OUT/pytest.log" | tail -25
       ;;
