@@ -4,6 +4,8 @@
 #include <cmath>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "catalog_table.inc"   // generated: kEntries, kEntryCount (namespace mixgemm)
 
@@ -34,6 +36,9 @@ std::string validate_problem(const GemmProblem& p) {
   if (p.n < 0) return "N must not be negative";
   if (p.group_size <= 0) return "group_size must be positive";
   if (p.k % p.group_size != 0) return "K must be a multiple of group_size";
+  // The packed layout tiles 16x16 blocks, and quantize() packs K in multiples of 64.
+  if (p.m % 16 != 0) return "M (out_features) must be a multiple of 16";
+  if (p.k % 64 != 0) return "K (in_features) must be a multiple of 64";
   return {};
 }
 
@@ -113,7 +118,19 @@ Selection select_kernel(const GemmProblem& p, int sm_count, const std::string& f
   if (!ranked.front().rejection.empty()) {
     std::ostringstream os;
     os << "no kernel can run M=" << p.m << " N=" << p.n << " K=" << p.k << " group=" << p.group_size << ": ";
-    os << ranked.front().entry->name << ": " << ranked.front().rejection;
+    const std::string problem_error = validate_problem(p);
+    if (!problem_error.empty()) {
+      os << problem_error;
+    } else {   // each distinct reason once, with the kernels it applies to
+      std::vector<std::pair<std::string, std::string>> reasons;
+      for (const Candidate& c : ranked) {
+        auto it = std::find_if(reasons.begin(), reasons.end(), [&](auto& r) { return r.first == c.rejection; });
+        if (it == reasons.end()) reasons.emplace_back(c.rejection, c.entry->name);
+        else it->second += std::string(", ") + c.entry->name;
+      }
+      for (size_t i = 0; i < reasons.size(); ++i)
+        os << (i ? "; " : "") << reasons[i].first << " (" << reasons[i].second << ")";
+    }
     s.reason = os.str();
     return s;
   }

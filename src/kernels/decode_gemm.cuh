@@ -35,7 +35,9 @@ namespace decode {
 constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
 constexpr int kTileM = kWarps * 16;      // rows per CTA
-constexpr int kPrefetch = 16;            // 16-wide K blocks in flight per warp
+// K blocks in flight per warp: 32 x 128 B per warp for int4, so an SM with two CTAs keeps about
+// 64 KB of weight loads outstanding (Little's law: ~2.5 TB/s x ~1.5 us loaded latency / 132 SMs).
+constexpr int kPrefetch = 32;
 constexpr int kMaxSplits = 8;            // portable cluster size
 constexpr int kXStageBytes = 64 * 1024;  // activation staging budget per CTA
 constexpr size_t kMaxSmem = 100 * 1024;  // x staging + partial sums, with headroom
@@ -219,15 +221,22 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p) {
   const uint32_t ones[4] = {ActOps<Act>::kOnes, ActOps<Act>::kOnes, ActOps<Act>::kOnes, ActOps<Act>::kOnes};
   for (int sub0 = 0; sub0 < nkb * 16; sub0 += p.x_sub) {
     const int sub_len = min(p.x_sub, nkb * 16 - sub0);
-    // Stage x[:, k0+sub0 : +sub_len] (rows >= N are zero) with 16-byte loads.
+    // Stage x[:, k0+sub0 : +sub_len] (rows >= N are zero) with asynchronous 16-byte copies, so the
+    // whole sub-chunk costs one memory latency (the weight loads issued above are already in flight).
     __syncthreads();
     const int vec_per_row = sub_len / 8;
     for (int i = tid; i < n_pad * vec_per_row; i += kThreads) {
       const int row = i / vec_per_row, col = (i % vec_per_row) * 8;
-      uint4 v = make_uint4(0, 0, 0, 0);
-      if (row < p.n) v = *reinterpret_cast<const uint4*>(static_cast<const Act*>(p.x) + int64_t(row) * p.k + k0 + sub0 + col);
-      *reinterpret_cast<uint4*>(xs + row * x_stride + col) = v;
+      Act* dst = xs + row * x_stride + col;
+      if (row < p.n) {
+        const Act* src = static_cast<const Act*>(p.x) + int64_t(row) * p.k + k0 + sub0 + col;
+        const unsigned dst_s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst_s), "l"(src));
+      } else {
+        *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
+      }
     }
+    asm volatile("cp.async.commit_group;\ncp.async.wait_group 0;\n" ::: "memory");
     __syncthreads();
     if (active) {
       const int kb_first = sub0 / 16, kb_last = kb_first + sub_len / 16;

@@ -14,8 +14,22 @@ SHAPES = [(128, 256, 1), (1040, 512, 7), (3584, 1024, 16), (4096, 2048, 33), (20
           (256, 4096, 257), (1024, 512, 1000)]
 
 
+# The decode family serves N up to its token bucket; M/K cover off-tile rows and several splits.
+DECODE_MK = [(16, 64), (1040, 512), (3584, 1024), (2064, 4096), (4096, 2048)]
+
+
 def _groups(entry, k):
+    if entry["family"] == "decode":
+        return [32, 64, 128, k] if k % 128 == 0 else [32, 64, k]
     return [64, 128, k] if entry["weight"] != "s8" else [128, k]
+
+
+def _shapes(entry):
+    if entry["family"] != "decode":
+        return SHAPES
+    tn = entry["tile_n"]
+    ns = sorted({1, max(1, tn // 2 + 1), tn})
+    return [(m, k, ns[i % len(ns)]) for i, (m, k) in enumerate(DECODE_MK)] + [(1040, 512, n) for n in ns]
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e["name"] for e in ENTRIES])
@@ -23,7 +37,7 @@ def test_entry_matches_reference(entry):
     import torch
     act = ACT_OF[entry["act"]]
     seed = 0
-    for (m, k, n) in SHAPES:
+    for (m, k, n) in _shapes(entry):
         for g in _groups(entry, k):
             seed += 1
             w, x, qw = make_problem(torch, m, k, n, g, entry["weight"], act, seed)

@@ -16,13 +16,13 @@ pytestmark = pytest.mark.gpu
 
 CHILD = textwrap.dedent("""
     import sys, torch, mixgemm
-    name, weight, act = sys.argv[1], sys.argv[2], sys.argv[3]
+    name, weight, act, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     dtype = getattr(torch, act)
     torch.manual_seed(0)
     w = torch.randn(3584, 2048, device="cuda", dtype=dtype) / 45
     qw = mixgemm.quantize(w, bits=8 if weight == "s8" else 4, group_size=128, symmetric=weight != "u4")
-    x = torch.randn(16, 2048, device="cuda", dtype=dtype)
-    y = torch.empty(16, 3584, device="cuda", dtype=dtype)
+    x = torch.randn(n, 2048, device="cuda", dtype=dtype)
+    y = torch.empty(n, 3584, device="cuda", dtype=dtype)
     mixgemm.linear(x, qw, out=y, kernel=name)
     first = y.clone()
     for _ in range(200):
@@ -48,7 +48,8 @@ ENTRIES = mixgemm.kernels()
 def test_relaunch_and_graph_replay_do_not_hang(entry):
     act = {"f16": "float16", "bf16": "bfloat16"}[entry["act"]]
     try:
-        r = subprocess.run([sys.executable, "-c", CHILD, entry["name"], entry["weight"], act],
+        r = subprocess.run([sys.executable, "-c", CHILD, entry["name"], entry["weight"], act,
+                            str(min(16, entry["tile_n"]))],
                            capture_output=True, text=True, timeout=120)
     except subprocess.TimeoutExpired:
         pytest.fail(f"{entry['name']} did not finish 200 relaunches + 250 graph-replayed launches in 120 s (hang)")
