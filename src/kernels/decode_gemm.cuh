@@ -6,16 +6,16 @@
 //    M/128 is far below the SM count (split-K), and the partial sums are reduced through distributed
 //    shared memory inside the cluster: no workspace, no atomics, no extra kernel, deterministic, and
 //    nothing that a relaunch or a CUDA-graph replay could find in a stale state.
-//  - Weights are read straight from global memory into registers in the packed layout: one 32-bit
-//    (int4) or 64-bit (int8) load per lane gives that lane's whole mma.m16n8k16 A fragment, a warp
-//    load covers 128 (256) contiguous bytes, and kPrefetch blocks are kept in flight per warp.
+//  - Weights stream through a multi-stage cp.async shared-memory pipeline (one 1 KB contiguous run
+//    per 16-wide K block and CTA, about 50 KB in flight per CTA), together with the matching
+//    activation columns. In the packed layout one 32-bit (int4) or 64-bit (int8) shared-memory read
+//    per lane gives that lane's whole mma.m16n8k16 A fragment, bank-conflict free.
 //  - Conversion by bit tricks (lop3 / prmt with the fp16/bf16 "magic number"), no per-element casts.
 //  - Integers are exact in fp16/bf16, so the MMA accumulates q.x per quantization group in fp32 and
 //    the group's scale is applied to the fp32 sum (acc += s * sum_g); zero points use z' * sum_g(x),
 //    with sum_g(x) from one extra MMA against an all-ones A. Any group size that is a multiple of 16
 //    works (including 32), and no scale is rounded into a 16-bit weight.
-//  - Activations of the CTA's K-chunk are staged in shared memory (rows padded by 16 bytes so the
-//    B-fragment reads are bank-conflict free), in sub-chunks when the chunk is large.
+//  - Activation rows are padded by 16 bytes in shared memory so B-fragment reads are conflict free.
 #pragma once
 
 #include <algorithm>
@@ -35,12 +35,7 @@ namespace decode {
 constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
 constexpr int kTileM = kWarps * 16;      // rows per CTA
-// K blocks in flight per warp: 32 x 128 B per warp for int4, so an SM with two CTAs keeps about
-// 64 KB of weight loads outstanding (Little's law: ~2.5 TB/s x ~1.5 us loaded latency / 132 SMs).
-constexpr int kPrefetch = 32;
 constexpr int kMaxSplits = 8;            // portable cluster size
-constexpr int kXStageBytes = 64 * 1024;  // activation staging budget per CTA
-constexpr size_t kMaxSmem = 100 * 1024;  // x staging + partial sums, with headroom
 constexpr int kMaxDevices = 64;
 
 struct Params {
@@ -52,7 +47,6 @@ struct Params {
   void* y;                  // [N, M]
   int m, n, k, group;
   int k_chunk;              // K elements per CTA (multiple of 16)
-  int x_sub;                // K elements staged per sub-chunk (multiple of 16, divides into k_chunk)
 };
 
 template <class Act> struct ActOps;
@@ -107,22 +101,8 @@ __device__ __forceinline__ uint32_t prmt(uint32_t a, uint32_t b, uint32_t sel) {
 
 // Weight words per lane per 16x16 block: 32 bits for int4, 64 bits for int8.
 template <int Bits> struct Word;
-template <> struct Word<4> {
-  uint32_t v;
-  static __device__ __forceinline__ Word load(const unsigned char* p) {
-    Word w;
-    asm volatile("ld.global.nc.L1::no_allocate.b32 %0, [%1];\n" : "=r"(w.v) : "l"(p));
-    return w;
-  }
-};
-template <> struct Word<8> {
-  uint32_t lo, hi;
-  static __device__ __forceinline__ Word load(const unsigned char* p) {
-    Word w;
-    asm volatile("ld.global.nc.L1::no_allocate.v2.b32 {%0, %1}, [%2];\n" : "=r"(w.lo), "=r"(w.hi) : "l"(p));
-    return w;
-  }
-};
+template <> struct Word<4> { uint32_t v; };
+template <> struct Word<8> { uint32_t lo, hi; };
 
 // Packed word -> the four A-fragment registers holding the integer values q exactly.
 // int4 storage order v0 v2 v4 v6 v1 v3 v5 v7: nibbles (i, i+4) are register i's pair.
@@ -172,27 +152,75 @@ __device__ __forceinline__ float load_act(const void* p, int64_t i) {
   return ActOps<Act>::to_float(static_cast<const Act*>(p)[i]);
 }
 
+// Shared-memory pipeline geometry per token bucket: each stage holds kStageBlocks 16-wide K blocks of
+// the CTA's 128 weight rows plus the matching activation columns; fewer stages for wide N keep two
+// CTAs per SM.
+template <int Bits, int NT>
+struct Pipe {
+  static constexpr int kAtomBytes = 256 * Bits / 8;                  // one warp's 16x16 block
+  static constexpr int kStageBlocks = Bits == 4 ? 8 : 4;             // 8 KB of weights per stage
+  static constexpr int kStageK = kStageBlocks * 16;
+  static constexpr int kWBytes = kStageBlocks * kWarps * kAtomBytes;
+  static constexpr int kXStride = kStageK + 8;                       // elements; +16 B against bank conflicts
+  static constexpr int kXBytes = NT * 8 * kXStride * 2;
+  static constexpr int kStages = NT <= 2 ? 8 : NT == 4 ? 6 : 4;
+  static constexpr int kRedBytes = kTileM * NT * 8 * 4;
+  static constexpr size_t kSmem = size_t(kStages) * (kWBytes + kXBytes) > size_t(kRedBytes)
+                                      ? size_t(kStages) * (kWBytes + kXBytes) : size_t(kRedBytes);
+};
+
+__device__ __forceinline__ void cp_async16(void* smem_dst, const void* gmem_src) {
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(smem_dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(d), "l"(gmem_src));
+}
+
 template <class Act, int Bits, bool Signed, bool Zero, int NT>
 __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p) {
   namespace cg = cooperative_groups;
+  using P = Pipe<Bits, NT>;
   cg::cluster_group cluster = cg::this_cluster();
   constexpr int n_pad = NT * 8;
   extern __shared__ __align__(16) unsigned char smem[];
-  const int x_stride = p.x_sub + 8;                         // elements; +16 bytes against bank conflicts
-  Act* xs = reinterpret_cast<Act*>(smem);                    // [n_pad][x_stride]
-  float* red = reinterpret_cast<float*>(smem + size_t(n_pad) * x_stride * sizeof(Act));   // [kTileM][n_pad]
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int r = lane / 4, c = lane % 4;
   const int k0 = blockIdx.y * p.k_chunk;
   const int k1 = min(p.k, k0 + p.k_chunk);
   const int mblocks = p.m / 16;
-  const int mb = blockIdx.x * kWarps + warp;
+  const int mb0 = blockIdx.x * kWarps;                       // first 16-row block of this CTA
+  const int mb = mb0 + warp;
   const bool active = mb < mblocks;
-  constexpr int word_bytes = 8 * Bits / 8;                  // per lane per block
-  const size_t kblock_stride = size_t(mblocks) * 256 * Bits / 8;   // bytes between K blocks
-  const unsigned char* wp = p.w + size_t(mb) * (256 * Bits / 8) + size_t(k0 / 16) * kblock_stride + lane * word_bytes;
+  const int live_atoms = min(kWarps, mblocks - mb0);         // row blocks of this tile inside M
+  const size_t kblock_stride = size_t(mblocks) * P::kAtomBytes;
   const int nkb = max(0, (k1 - k0) / 16);
+  const int nstages = (nkb + P::kStageBlocks - 1) / P::kStageBlocks;
+
+  // Asynchronously copy stage `s` (K blocks [s*kStageBlocks, ...) of this CTA's chunk) into slot s % kStages.
+  auto load_stage = [&](int s) {
+    unsigned char* wbuf = smem + size_t(s % P::kStages) * (P::kWBytes + P::kXBytes);
+    Act* xbuf = reinterpret_cast<Act*>(wbuf + P::kWBytes);
+    const int kb_first = s * P::kStageBlocks;
+    const int blocks = min(P::kStageBlocks, nkb - kb_first);
+    // weights: per K block, live_atoms * kAtomBytes contiguous bytes
+    constexpr int vec_per_block = kWarps * P::kAtomBytes / 16;
+    const int live_vec = live_atoms * P::kAtomBytes / 16;
+    for (int i = tid; i < blocks * vec_per_block; i += kThreads) {
+      const int j = i / vec_per_block, v = i % vec_per_block;
+      if (v < live_vec)
+        cp_async16(wbuf + j * (kWarps * P::kAtomBytes) + v * 16,
+                   p.w + size_t(mb0) * P::kAtomBytes + size_t(k0 / 16 + kb_first + j) * kblock_stride + v * 16);
+    }
+    // activations: n_pad rows x blocks*16 columns (rows >= N and columns past the chunk are zero)
+    constexpr int xvec_per_row = P::kStageK / 8;
+    for (int i = tid; i < n_pad * xvec_per_row; i += kThreads) {
+      const int row = i / xvec_per_row, col = (i % xvec_per_row) * 8;
+      Act* dst = xbuf + row * P::kXStride + col;
+      if (row < p.n && col < blocks * 16)
+        cp_async16(dst, static_cast<const Act*>(p.x) + int64_t(row) * p.k + k0 + kb_first * 16 + col);
+      else
+        *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
+    }
+  };
 
   float acc[NT][4], accg[NT][4], accz[NT][4];
 #pragma unroll
@@ -200,100 +228,84 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p) {
 #pragma unroll
     for (int i = 0; i < 4; ++i) acc[t][i] = accg[t][i] = accz[t][i] = 0.f;
 
-  Word<Bits> buf[kPrefetch];
-#pragma unroll
-  for (int i = 0; i < kPrefetch; ++i)
-    if (active && i < nkb) buf[i] = Word<Bits>::load(wp + size_t(i) * kblock_stride);
-
-  // Scales (and zeros) of the current group, for rows r and r+8 of this warp's block.
+  // Scales (and zeros) of the current group for rows r and r+8 of this warp's block.
   const int64_t row_lo = int64_t(mb) * 16 + r, row_hi = row_lo + 8;
   int group_idx = k0 / p.group;
+  int blocks_to_boundary = (p.group - k0 % p.group) / 16;
   float s_lo = 0.f, s_hi = 0.f, z_lo = 0.f, z_hi = 0.f;
-  if (active && nkb > 0) {
+  auto load_scales = [&] {
     s_lo = load_act<Act>(p.scales, int64_t(group_idx) * p.m + row_lo);
     s_hi = load_act<Act>(p.scales, int64_t(group_idx) * p.m + row_hi);
     if (Zero) {
       z_lo = load_act<Act>(p.zeros, int64_t(group_idx) * p.m + row_lo);
       z_hi = load_act<Act>(p.zeros, int64_t(group_idx) * p.m + row_hi);
     }
+  };
+  if (active && nkb > 0) load_scales();
+
+#pragma unroll 1
+  for (int s = 0; s < P::kStages - 1; ++s) {
+    if (s < nstages) load_stage(s);
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
   }
 
   const uint32_t ones[4] = {ActOps<Act>::kOnes, ActOps<Act>::kOnes, ActOps<Act>::kOnes, ActOps<Act>::kOnes};
-  for (int sub0 = 0; sub0 < nkb * 16; sub0 += p.x_sub) {
-    const int sub_len = min(p.x_sub, nkb * 16 - sub0);
-    // Stage x[:, k0+sub0 : +sub_len] (rows >= N are zero) with asynchronous 16-byte copies, so the
-    // whole sub-chunk costs one memory latency (the weight loads issued above are already in flight).
-    __syncthreads();
-    const int vec_per_row = sub_len / 8;
-    for (int i = tid; i < n_pad * vec_per_row; i += kThreads) {
-      const int row = i / vec_per_row, col = (i % vec_per_row) * 8;
-      Act* dst = xs + row * x_stride + col;
-      if (row < p.n) {
-        const Act* src = static_cast<const Act*>(p.x) + int64_t(row) * p.k + k0 + sub0 + col;
-        const unsigned dst_s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-        asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst_s), "l"(src));
-      } else {
-        *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
-      }
-    }
-    asm volatile("cp.async.commit_group;\ncp.async.wait_group 0;\n" ::: "memory");
-    __syncthreads();
-    if (active) {
-      const int kb_first = sub0 / 16, kb_last = kb_first + sub_len / 16;
-      for (int kb = kb_first; kb < kb_last; kb += kPrefetch) {
+#pragma unroll 1
+  for (int s = 0; s < nstages; ++s) {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(P::kStages - 2) : "memory");
+    __syncthreads();   // stage s visible to all; everyone is done with the slot about to be refilled
+    if (s + P::kStages - 1 < nstages) load_stage(s + P::kStages - 1);
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+    if (!active) continue;
+    const unsigned char* wbuf = smem + size_t(s % P::kStages) * (P::kWBytes + P::kXBytes);
+    const Act* xbuf = reinterpret_cast<const Act*>(wbuf + P::kWBytes);
+    const int blocks = min(P::kStageBlocks, nkb - s * P::kStageBlocks);
 #pragma unroll
-        for (int i = 0; i < kPrefetch; ++i) {
-          // Uniform across the warp: ring slot (kb + i) % kPrefetch, which is i because kb_first is
-          // a multiple of kPrefetch (x_sub is a multiple of 16 * kPrefetch).
-          const int b = kb + i;
-          if (b < kb_last) {
-            const Word<Bits> wv = buf[i];
-            if (b + kPrefetch < nkb) buf[i] = Word<Bits>::load(wp + size_t(b + kPrefetch) * kblock_stride);
-            uint32_t a[4];
-            convert<Act, Signed>(wv, a);
-            const int kl = (b - kb_first) * 16;
+    for (int j = 0; j < P::kStageBlocks; ++j) {
+      if (j < blocks) {
+        const Word<Bits> wv = *reinterpret_cast<const Word<Bits>*>(wbuf + j * (kWarps * P::kAtomBytes) +
+                                                                    warp * P::kAtomBytes + lane * (8 * Bits / 8));
+        uint32_t a[4];
+        convert<Act, Signed>(wv, a);
 #pragma unroll
-            for (int t = 0; t < NT; ++t) {
-              const Act* xr = xs + (t * 8 + r) * x_stride + kl + 2 * c;
-              const uint32_t b0 = *reinterpret_cast<const uint32_t*>(xr);
-              const uint32_t b1 = *reinterpret_cast<const uint32_t*>(xr + 8);
-              ActOps<Act>::mma(accg[t], a, b0, b1);
-              if (Zero) ActOps<Act>::mma(accz[t], ones, b0, b1);
+        for (int t = 0; t < NT; ++t) {
+          const Act* xr = xbuf + (t * 8 + r) * P::kXStride + j * 16 + 2 * c;
+          const uint32_t b0 = *reinterpret_cast<const uint32_t*>(xr);
+          const uint32_t b1 = *reinterpret_cast<const uint32_t*>(xr + 8);
+          ActOps<Act>::mma(accg[t], a, b0, b1);
+          if (Zero) ActOps<Act>::mma(accz[t], ones, b0, b1);
+        }
+        const bool last_block = s * P::kStageBlocks + j + 1 == nkb;
+        if (--blocks_to_boundary == 0 || last_block) {
+#pragma unroll
+          for (int t = 0; t < NT; ++t) {
+            acc[t][0] += s_lo * accg[t][0];
+            acc[t][1] += s_lo * accg[t][1];
+            acc[t][2] += s_hi * accg[t][2];
+            acc[t][3] += s_hi * accg[t][3];
+            if (Zero) {
+              acc[t][0] += z_lo * accz[t][0];
+              acc[t][1] += z_lo * accz[t][1];
+              acc[t][2] += z_hi * accz[t][2];
+              acc[t][3] += z_hi * accz[t][3];
             }
-            const int kg = k0 + (b + 1) * 16;   // global K after this block
-            if (kg % p.group == 0 || kg >= k1) {
 #pragma unroll
-              for (int t = 0; t < NT; ++t) {
-                acc[t][0] += s_lo * accg[t][0];
-                acc[t][1] += s_lo * accg[t][1];
-                acc[t][2] += s_hi * accg[t][2];
-                acc[t][3] += s_hi * accg[t][3];
-                if (Zero) {
-                  acc[t][0] += z_lo * accz[t][0];
-                  acc[t][1] += z_lo * accz[t][1];
-                  acc[t][2] += z_hi * accz[t][2];
-                  acc[t][3] += z_hi * accz[t][3];
-                }
-#pragma unroll
-                for (int i2 = 0; i2 < 4; ++i2) accg[t][i2] = accz[t][i2] = 0.f;
-              }
-              if (kg < k1) {
-                ++group_idx;
-                s_lo = load_act<Act>(p.scales, int64_t(group_idx) * p.m + row_lo);
-                s_hi = load_act<Act>(p.scales, int64_t(group_idx) * p.m + row_hi);
-                if (Zero) {
-                  z_lo = load_act<Act>(p.zeros, int64_t(group_idx) * p.m + row_lo);
-                  z_hi = load_act<Act>(p.zeros, int64_t(group_idx) * p.m + row_hi);
-                }
-              }
-            }
+            for (int i2 = 0; i2 < 4; ++i2) accg[t][i2] = accz[t][i2] = 0.f;
+          }
+          if (!last_block) {
+            ++group_idx;
+            blocks_to_boundary = p.group / 16;
+            load_scales();
           }
         }
       }
     }
   }
+  asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+  __syncthreads();   // the pipeline buffers are reused for the partial sums below
 
   // This CTA's partial sums -> shared memory (inactive warps contribute zeros).
+  float* red = reinterpret_cast<float*>(smem);   // [kTileM][n_pad]
 #pragma unroll
   for (int t = 0; t < NT; ++t) {
     float* lo = red + (warp * 16 + r) * n_pad + t * 8 + 2 * c;
@@ -325,11 +337,10 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p) {
 
 // Launch geometry for a problem: split count (cluster size along K) and staging sizes.
 struct Plan {
-  int splits = 1, k_chunk = 0, x_sub = 0;
-  size_t smem = 0;
+  int splits = 1, k_chunk = 0;
 };
 
-inline Plan make_plan(const GemmProblem& p, int n_pad, int act_bytes, int sm_count) {
+inline Plan make_plan(const GemmProblem& p, int sm_count) {
   Plan plan;
   const int64_t tiles = (p.m + kTileM - 1) / kTileM;
   // Aim for about two CTAs per SM so every SM streams weights; never split below 256 K per CTA.
@@ -340,11 +351,6 @@ inline Plan make_plan(const GemmProblem& p, int n_pad, int act_bytes, int sm_cou
   int64_t chunk_blocks = (kblocks + plan.splits - 1) / plan.splits;
   plan.k_chunk = int(chunk_blocks * 16);
   plan.splits = int((p.k + plan.k_chunk - 1) / plan.k_chunk);
-  // Stage activations in sub-chunks of a multiple of 16*kPrefetch elements within the budget.
-  const int64_t unit = 16 * kPrefetch;
-  int64_t sub = std::max<int64_t>(unit, (kXStageBytes / (int64_t(n_pad) * act_bytes)) / unit * unit);
-  plan.x_sub = int(std::min<int64_t>(sub, (plan.k_chunk + unit - 1) / unit * unit));
-  plan.smem = size_t(n_pad) * (plan.x_sub + 8) * act_bytes + size_t(kTileM) * n_pad * sizeof(float);
   return plan;
 }
 
@@ -369,14 +375,15 @@ struct DecodeGemm {
 
   static void run(const GemmArgs& a, void*, size_t, cudaStream_t stream) {
     const GemmProblem& p = a.problem;
-    const Plan plan = make_plan(p, kNPad, int(sizeof(Act)), a.sm_count);
+    const Plan plan = make_plan(p, a.sm_count);
     auto kernel = decode_kernel<Act, kBits, kSigned, kZero, NT>;
     // The shared-memory limit is a per-device function attribute: set it once per device.
     static std::once_flag once[kMaxDevices];
     static cudaError_t attr_err[kMaxDevices] = {};
     if (a.device < 0 || a.device >= kMaxDevices) throw std::runtime_error("mixgemm: device index out of range");
     std::call_once(once[a.device], [&] {
-      attr_err[a.device] = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kMaxSmem));
+      attr_err[a.device] = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                int(Pipe<kBits, NT>::kSmem));
     });
     const cudaError_t attr_err_dev = attr_err[a.device];
     if (attr_err_dev != cudaSuccess)
@@ -393,11 +400,10 @@ struct DecodeGemm {
     prm.k = int(p.k);
     prm.group = int(p.group_size);
     prm.k_chunk = plan.k_chunk;
-    prm.x_sub = plan.x_sub;
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = dim3(unsigned((p.m + kTileM - 1) / kTileM), unsigned(plan.splits), 1);
     cfg.blockDim = dim3(kThreads, 1, 1);
-    cfg.dynamicSmemBytes = plan.smem;
+    cfg.dynamicSmemBytes = Pipe<kBits, NT>::kSmem;
     cfg.stream = stream;
     cudaLaunchAttribute attr[1];
     attr[0].id = cudaLaunchAttributeClusterDimension;
