@@ -13,8 +13,9 @@
 //  - Conversion by bit tricks (lop3 / prmt with the fp16/bf16 "magic number"), no per-element casts.
 //  - Integers are exact in fp16/bf16, so the MMA accumulates q.x per quantization group in fp32 and
 //    the group's scale is applied to the fp32 sum (acc += s * sum_g); zero points use z' * sum_g(x),
-//    with sum_g(x) from one extra MMA against an all-ones A. Any group size that is a multiple of 16
-//    works (including 32), and no scale is rounded into a 16-bit weight.
+//    with sum_g(x) from one extra MMA against an all-ones A. Any group size that is a multiple of 32
+//    works (including 32), and no scale is rounded into a 16-bit weight. Scales ride in the pipeline
+//    stages, so a group change never waits on memory.
 //  - Activation rows are padded by 16 bytes in shared memory so B-fragment reads are conflict free.
 #pragma once
 
@@ -155,7 +156,7 @@ __device__ __forceinline__ float load_act(const void* p, int64_t i) {
 // Shared-memory pipeline geometry per token bucket: each stage holds kStageBlocks 16-wide K blocks of
 // the CTA's 128 weight rows plus the matching activation columns; fewer stages for wide N keep two
 // CTAs per SM.
-template <int Bits, int NT>
+template <int Bits, int NT, bool Zero>
 struct Pipe {
   static constexpr int kAtomBytes = 256 * Bits / 8;                  // one warp's 16x16 block
   static constexpr int kStageBlocks = Bits == 4 ? 8 : 4;             // 8 KB of weights per stage
@@ -163,10 +164,17 @@ struct Pipe {
   static constexpr int kWBytes = kStageBlocks * kWarps * kAtomBytes;
   static constexpr int kXStride = kStageK + 8;                       // elements; +16 B against bank conflicts
   static constexpr int kXBytes = NT * 8 * kXStride * 2;
-  static constexpr int kStages = NT <= 2 ? 8 : NT == 4 ? 6 : 4;
+  // Scales (and zeros) of every group a stage touches, for the CTA's 128 rows: with group sizes
+  // that are multiples of 32, at most kStageK/32 + 1 groups.
+  static constexpr int kMaxStageGroups = kStageK / 32 + 1;
+  static constexpr int kSBytes = kMaxStageGroups * kTileM * 2 * (Zero ? 2 : 1);
+  static constexpr int kStageBytes = kWBytes + kXBytes + kSBytes;
+  // As many stages as fit two CTAs per SM (about 110 KB each), between 3 and 8.
+  static constexpr int kStagesFit = 110 * 1024 / kStageBytes;
+  static constexpr int kStages = kStagesFit > 8 ? 8 : kStagesFit < 3 ? 3 : kStagesFit;
   static constexpr int kRedBytes = kTileM * NT * 8 * 4;
-  static constexpr size_t kSmem = size_t(kStages) * (kWBytes + kXBytes) > size_t(kRedBytes)
-                                      ? size_t(kStages) * (kWBytes + kXBytes) : size_t(kRedBytes);
+  static constexpr size_t kSmem = size_t(kStages) * kStageBytes > size_t(kRedBytes)
+                                      ? size_t(kStages) * kStageBytes : size_t(kRedBytes);
 };
 
 __device__ __forceinline__ void cp_async16(void* smem_dst, const void* gmem_src) {
@@ -177,7 +185,7 @@ __device__ __forceinline__ void cp_async16(void* smem_dst, const void* gmem_src)
 template <class Act, int Bits, bool Signed, bool Zero, int NT>
 __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p) {
   namespace cg = cooperative_groups;
-  using P = Pipe<Bits, NT>;
+  using P = Pipe<Bits, NT, Zero>;
   cg::cluster_group cluster = cg::this_cluster();
   constexpr int n_pad = NT * 8;
   extern __shared__ __align__(16) unsigned char smem[];
@@ -195,20 +203,24 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p) {
   const int nkb = max(0, (k1 - k0) / 16);
   const int nstages = (nkb + P::kStageBlocks - 1) / P::kStageBlocks;
 
-  // Asynchronously copy stage `s` (K blocks [s*kStageBlocks, ...) of this CTA's chunk) into slot s % kStages.
+  // Asynchronously copy stage `s` (K blocks [s*kStageBlocks, ...) of this CTA's chunk) into slot
+  // s % kStages: weights, activation columns, and the scales/zeros of the groups it touches.
+  const unsigned char* wsrc = p.w + size_t(mb0) * P::kAtomBytes + size_t(k0 / 16) * kblock_stride;
+  const Act* xsrc = static_cast<const Act*>(p.x) + k0;
+  auto stage_group0 = [&](int s) { return (k0 + s * P::kStageK) / p.group; };
   auto load_stage = [&](int s) {
-    unsigned char* wbuf = smem + size_t(s % P::kStages) * (P::kWBytes + P::kXBytes);
+    unsigned char* wbuf = smem + size_t(s % P::kStages) * P::kStageBytes;
     Act* xbuf = reinterpret_cast<Act*>(wbuf + P::kWBytes);
+    Act* sbuf = reinterpret_cast<Act*>(wbuf + P::kWBytes + P::kXBytes);
     const int kb_first = s * P::kStageBlocks;
     const int blocks = min(P::kStageBlocks, nkb - kb_first);
     // weights: per K block, live_atoms * kAtomBytes contiguous bytes
     constexpr int vec_per_block = kWarps * P::kAtomBytes / 16;
     const int live_vec = live_atoms * P::kAtomBytes / 16;
+    const unsigned char* wstage = wsrc + size_t(kb_first) * kblock_stride;
     for (int i = tid; i < blocks * vec_per_block; i += kThreads) {
       const int j = i / vec_per_block, v = i % vec_per_block;
-      if (v < live_vec)
-        cp_async16(wbuf + j * (kWarps * P::kAtomBytes) + v * 16,
-                   p.w + size_t(mb0) * P::kAtomBytes + size_t(k0 / 16 + kb_first + j) * kblock_stride + v * 16);
+      if (v < live_vec) cp_async16(wbuf + i * 16, wstage + size_t(j) * kblock_stride + v * 16);
     }
     // activations: n_pad rows x blocks*16 columns (rows >= N and columns past the chunk are zero)
     constexpr int xvec_per_row = P::kStageK / 8;
@@ -216,9 +228,19 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p) {
       const int row = i / xvec_per_row, col = (i % xvec_per_row) * 8;
       Act* dst = xbuf + row * P::kXStride + col;
       if (row < p.n && col < blocks * 16)
-        cp_async16(dst, static_cast<const Act*>(p.x) + int64_t(row) * p.k + k0 + kb_first * 16 + col);
+        cp_async16(dst, xsrc + int64_t(row) * p.k + kb_first * 16 + col);
       else
         *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
+    }
+    // scales/zeros: groups [g0, g1] x this tile's rows (16 vectors of 8 per group row)
+    const int g0 = stage_group0(s), g1 = (k0 + kb_first * 16 + blocks * 16 - 1) / p.group;
+    const int live_svec = live_atoms * 2;
+    for (int i = tid; i < (g1 - g0 + 1) * 16 * (Zero ? 2 : 1); i += kThreads) {
+      const int which = i / ((g1 - g0 + 1) * 16), rem = i % ((g1 - g0 + 1) * 16);
+      const int gi = rem / 16, v = rem % 16;
+      if (v < live_svec)
+        cp_async16(sbuf + (which * P::kMaxStageGroups + gi) * kTileM + v * 8,
+                   static_cast<const Act*>(which ? p.zeros : p.scales) + int64_t(g0 + gi) * p.m + int64_t(mb0) * 16 + v * 8);
     }
   };
 
@@ -228,20 +250,9 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p) {
 #pragma unroll
     for (int i = 0; i < 4; ++i) acc[t][i] = accg[t][i] = accz[t][i] = 0.f;
 
-  // Scales (and zeros) of the current group for rows r and r+8 of this warp's block.
-  const int64_t row_lo = int64_t(mb) * 16 + r, row_hi = row_lo + 8;
   int group_idx = k0 / p.group;
   int blocks_to_boundary = (p.group - k0 % p.group) / 16;
-  float s_lo = 0.f, s_hi = 0.f, z_lo = 0.f, z_hi = 0.f;
-  auto load_scales = [&] {
-    s_lo = load_act<Act>(p.scales, int64_t(group_idx) * p.m + row_lo);
-    s_hi = load_act<Act>(p.scales, int64_t(group_idx) * p.m + row_hi);
-    if (Zero) {
-      z_lo = load_act<Act>(p.zeros, int64_t(group_idx) * p.m + row_lo);
-      z_hi = load_act<Act>(p.zeros, int64_t(group_idx) * p.m + row_hi);
-    }
-  };
-  if (active && nkb > 0) load_scales();
+  const int row_in_tile = warp * 16 + r;
 
 #pragma unroll 1
   for (int s = 0; s < P::kStages - 1; ++s) {
@@ -257,8 +268,10 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p) {
     if (s + P::kStages - 1 < nstages) load_stage(s + P::kStages - 1);
     asm volatile("cp.async.commit_group;\n" ::: "memory");
     if (!active) continue;
-    const unsigned char* wbuf = smem + size_t(s % P::kStages) * (P::kWBytes + P::kXBytes);
+    const unsigned char* wbuf = smem + size_t(s % P::kStages) * P::kStageBytes;
     const Act* xbuf = reinterpret_cast<const Act*>(wbuf + P::kWBytes);
+    const Act* sbuf = reinterpret_cast<const Act*>(wbuf + P::kWBytes + P::kXBytes);
+    const int g0 = stage_group0(s);
     const int blocks = min(P::kStageBlocks, nkb - s * P::kStageBlocks);
 #pragma unroll
     for (int j = 0; j < P::kStageBlocks; ++j) {
@@ -277,6 +290,13 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p) {
         }
         const bool last_block = s * P::kStageBlocks + j + 1 == nkb;
         if (--blocks_to_boundary == 0 || last_block) {
+          const Act* srow = sbuf + (group_idx - g0) * kTileM + row_in_tile;
+          const float s_lo = ActOps<Act>::to_float(srow[0]), s_hi = ActOps<Act>::to_float(srow[8]);
+          float z_lo = 0.f, z_hi = 0.f;
+          if (Zero) {
+            z_lo = ActOps<Act>::to_float(srow[P::kMaxStageGroups * kTileM]);
+            z_hi = ActOps<Act>::to_float(srow[P::kMaxStageGroups * kTileM + 8]);
+          }
 #pragma unroll
           for (int t = 0; t < NT; ++t) {
             acc[t][0] += s_lo * accg[t][0];
@@ -292,11 +312,8 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p) {
 #pragma unroll
             for (int i2 = 0; i2 < 4; ++i2) accg[t][i2] = accz[t][i2] = 0.f;
           }
-          if (!last_block) {
-            ++group_idx;
-            blocks_to_boundary = p.group / 16;
-            load_scales();
-          }
+          ++group_idx;
+          blocks_to_boundary = p.group / 16;
         }
       }
     }
@@ -365,7 +382,7 @@ struct DecodeGemm {
     if (p.n > kNPad) return "N=" + std::to_string(p.n) + " exceeds this kernel's " + std::to_string(kNPad) + " tokens";
     if (p.m % 16 != 0) return "M (out_features) must be a multiple of 16";
     if (p.k % 64 != 0) return "K (in_features) must be a multiple of 64";
-    if (p.group_size % 16 != 0) return "group_size must be a multiple of 16";
+    if (p.group_size % 32 != 0) return "group_size must be a multiple of 32";
     if (p.m > (int64_t(1) << 30) || p.k > (int64_t(1) << 30) || p.n * p.k > (int64_t(1) << 40))
       return "problem too large";
     return {};
@@ -383,7 +400,7 @@ struct DecodeGemm {
     if (a.device < 0 || a.device >= kMaxDevices) throw std::runtime_error("mixgemm: device index out of range");
     std::call_once(once[a.device], [&] {
       attr_err[a.device] = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                int(Pipe<kBits, NT>::kSmem));
+                                                int(Pipe<kBits, NT, kZero>::kSmem));
     });
     const cudaError_t attr_err_dev = attr_err[a.device];
     if (attr_err_dev != cudaSuccess)
@@ -403,7 +420,7 @@ struct DecodeGemm {
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = dim3(unsigned((p.m + kTileM - 1) / kTileM), unsigned(plan.splits), 1);
     cfg.blockDim = dim3(kThreads, 1, 1);
-    cfg.dynamicSmemBytes = Pipe<kBits, NT>::kSmem;
+    cfg.dynamicSmemBytes = Pipe<kBits, NT, kZero>::kSmem;
     cfg.stream = stream;
     cudaLaunchAttribute attr[1];
     attr[0].id = cudaLaunchAttributeClusterDimension;
