@@ -2,6 +2,7 @@
 # One command for the lent (offline) H100: build mixgemm from this checkout, run the GPU tests, run
 # the benchmark. Logs go to $OUT (or ./gpu_out). Usage, from the repository root:
 #   MIXGEMM_KERNELS='*' STEPS="build test bench" bash bench/gpu_check.sh
+# Steps: build (from source), install (a prebuilt wheel from .prebuilt/), smoke, test, bench.
 # Needs the nvidia-cutlass wheel in .whl/ (pip download --no-deps -d .whl nvidia-cutlass==4.2.0.0);
 # nanobind and scikit-build-core come from the machine's own Python (--no-build-isolation).
 set -uo pipefail
@@ -27,6 +28,11 @@ for step in $STEPS; do
       echo "build rc=$rc in $(( $(date +%s) - start )) s" | tee -a "$OUT/gpu.txt"
       if [ $rc -ne 0 ]; then grep -n -i -m 40 "error" "$OUT/build.log"; tail -30 "$OUT/build.log"; exit $rc; fi
       (cd build/gpu && ctest --output-on-failure) > "$OUT/ctest.log" 2>&1; tail -3 "$OUT/ctest.log"
+      ;;
+    install)
+      # A wheel built elsewhere for this machine's Python (e.g. the full catalog, built with ccache).
+      $PY -m pip install -q --no-deps --force-reinstall .prebuilt/mixgemm-*.whl 2>&1 | tail -3
+      $PY -c "import mixgemm; print(len(mixgemm.kernels()), 'kernels installed')" | tee -a "$OUT/gpu.txt"
       ;;
     smoke)
       # Import after torch (as users do) and run one call of each family; on a crash, a native backtrace.

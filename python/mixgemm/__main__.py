@@ -88,7 +88,7 @@ def _cmd_bench(args) -> int:
         layers = bench.load_layers(args.layer)
     tokens = [int(t) for t in args.tokens.split(",")]
     records = bench.run(layers, tokens, weight=args.weight, act=args.act, kernel=args.kernel,
-                        impls=args.impls.split(","), out_path=args.out)
+                        impls=args.impls.split(","), out_path=args.out, candidates=args.candidates)
     print(bench.format_table(records))
     return 0
 
@@ -125,6 +125,7 @@ def main(argv=None) -> int:
     p.add_argument("--kernel", default=None)
     p.add_argument("--impls", default="mixgemm,cublas_fp16,cublas_fp8,torch_int4")
     p.add_argument("--out", default=None, help="append JSON lines to this file")
+    p.add_argument("--candidates", action="store_true", help="also time every kernel that can run each problem")
     p.set_defaults(fn=_cmd_bench)
     args = ap.parse_args(argv)
     return args.fn(args)

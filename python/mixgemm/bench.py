@@ -78,7 +78,10 @@ def time_rotating(torch, fns: List[Callable[[], None]], calls: int, replays: int
 
 def run(layers: List[dict], tokens: List[int], weight: str = "s4", act: str = "float16",
         impls: Iterable[str] = ("mixgemm", "cublas_fp16", "cublas_fp8", "torch_int4"),
-        kernel: Optional[str] = None, out_path: Optional[str] = None, progress: bool = True) -> List[dict]:
+        kernel: Optional[str] = None, out_path: Optional[str] = None, progress: bool = True,
+        candidates: bool = False) -> List[dict]:
+    """Time the implementations on every (layer, N); with candidates=True also every catalog kernel
+    that can run the problem (impl "kernel", for tuning the heuristic)."""
     import torch
 
     import mixgemm
@@ -135,6 +138,15 @@ def run(layers: List[dict], tokens: List[int], weight: str = "s4", act: str = "f
                 us = time_rotating(torch, fns, calls=max(len(fns), 20))
                 name = _linear._select(qw0, n, False, kernel, dev)[0]
                 record("mixgemm", us, qw0.nbytes, dict(kernel=name, rel_err=err))
+                if candidates:
+                    info = mixgemm.explain(M, n, K, group_size=g, weight=weight, act_dtype=act, device=dev)
+                    for cand in info["candidates"]:
+                        if cand["rejection"] or cand["name"] == name:
+                            continue
+                        cfns = [(lambda q=q, o=outs[i % 2], c=cand["name"]: mixgemm.linear(x, q, out=o, kernel=c))
+                                for i, q in enumerate(qws)]
+                        cus = time_rotating(torch, cfns, calls=max(len(cfns), 20))
+                        record("kernel", cus, qw0.nbytes, dict(kernel=cand["name"]))
             if "cublas_fp16" in impls:
                 wbytes = M * K * 2
                 ws = [torch.randn(M, K, device="cuda", dtype=tdtype) for _ in range(max(2, math.ceil(rotate_bytes / wbytes)))]
