@@ -54,7 +54,7 @@ PY
       fi
       ;;
     test)
-      $PY -m pytest tests -q -x -p no:cacheprovider ${PYTEST_ARGS:-} 2>&1 | tee "$OUT/pytest.log" | tail -25
+      $PY -m pytest tests -q -p no:cacheprovider ${PYTEST_ARGS:-} 2>&1 | tee "$OUT/pytest.log" | tail -25
       ;;
     bench)
       $PY -m mixgemm bench ${BENCH_ARGS:-} --out "$OUT/results.jsonl" 2>"$OUT/bench_progress.log" | tee "$OUT/bench.txt"

@@ -125,6 +125,9 @@ def run(layers: List[dict], tokens: List[int], weight: str = "s4", act: str = "f
                 if extra:
                     r.update(extra)
                 records.append(r)
+                if out_path:   # written as we go, so an interrupted run keeps what it measured
+                    with open(out_path, "a") as f:
+                        f.write(json.dumps(r) + "\n")
 
             if "mixgemm" in impls:
                 y = torch.empty(n, M, device="cuda", dtype=tdtype)
@@ -167,7 +170,7 @@ def run(layers: List[dict], tokens: List[int], weight: str = "s4", act: str = "f
                 except RuntimeError as e:   # pragma: no cover - depends on the torch build
                     print(f"  cublas_fp8 skipped: {e}", file=sys.stderr)
                 del ws
-            if "torch_int4" in impls:
+            if "torch_int4" in impls and n <= 256:   # tinygemm is a decode kernel; large N takes minutes
                 r = _torch_int4(torch, x, M, K, g, rotate_bytes)
                 if r is not None:
                     us, wbytes = r
@@ -175,10 +178,6 @@ def run(layers: List[dict], tokens: List[int], weight: str = "s4", act: str = "f
             torch.cuda.empty_cache()
         del qws, w, w_ref
         torch.cuda.empty_cache()
-    if out_path:
-        with open(out_path, "a") as f:
-            for r in records:
-                f.write(json.dumps(r) + "\n")
     return records
 
 
