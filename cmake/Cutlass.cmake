@@ -43,6 +43,19 @@ if(NOT MIXGEMM_FOUND_CUTLASS_VERSION VERSION_EQUAL MIXGEMM_CUTLASS_VERSION)
                   "found ${MIXGEMM_FOUND_CUTLASS_VERSION}. Results are only validated on the pinned version.")
 endif()
 
+# The wheel's headers live in a per-build temporary environment when pip builds in isolation. Copy
+# them to a fixed place under the source tree's build/ folder so compile lines (and ccache keys,
+# with CCACHE_BASEDIR at the checkout) are identical from one build to the next.
+if(_cutlass_origin STREQUAL "PyPI nvidia-cutlass wheel")
+  set(_stable "${PROJECT_SOURCE_DIR}/build/_cutlass/${MIXGEMM_FOUND_CUTLASS_VERSION}")
+  if(NOT EXISTS "${_stable}/include/cutlass/version.h" OR NOT EXISTS "${_stable}/tools/util/include/cutlass/util")
+    file(REMOVE_RECURSE "${_stable}")
+    file(COPY "${_cutlass_root}/include" DESTINATION "${_stable}")
+    file(COPY "${_cutlass_root}/tools/util/include" DESTINATION "${_stable}/tools/util")
+  endif()
+  set(_cutlass_root "${_stable}")
+endif()
+
 add_library(mixgemm_cutlass INTERFACE)
 target_include_directories(mixgemm_cutlass SYSTEM INTERFACE
   "${_cutlass_root}/include" "${_cutlass_root}/tools/util/include")
