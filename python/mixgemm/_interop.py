@@ -82,7 +82,8 @@ def current_stream(fw: str, device: int) -> int:
     """The framework's current stream on `device` as a raw handle (0 = legacy default stream)."""
     if fw == "torch":
         import torch
-        return int(torch.cuda.current_stream(device).cuda_stream)
+        raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)   # ~10x cheaper than current_stream()
+        return int(raw(device)) if raw is not None else int(torch.cuda.current_stream(device).cuda_stream)
     if fw == "cupy":
         import cupy
         with cupy.cuda.Device(device):

@@ -128,10 +128,26 @@ def linear(x: Any, qw: QuantizedWeight, bias: Any = None, out: Any = None, strea
             raise ValueError(f"{name} must be 16-byte aligned (a sliced view may not be; call .contiguous())")
     name, ws_bytes = _select(qw, n, bias is not None, kernel, dev)
     s = io.resolve_stream(stream, fw, dev)
+    wcode, acode = WEIGHT_CODES[qw.weight], ACT_CODES[qw.act_dtype]
+    if fw == "torch" and io.framework_of(qw.packed) == "torch":
+        # Low-overhead path: every array was validated above, so hand the core raw device pointers
+        # instead of exporting five DLPack capsules (which costs tens of microseconds per call).
+        import torch
+        y = out if out is not None else torch.empty(out_shape, dtype=x.dtype, device=x.device)
+        ws = torch.empty(ws_bytes, dtype=torch.uint8, device=x.device) if ws_bytes else None
+        if stream is not None:   # the caching allocator must not reuse these before our stream is done
+            ext = torch.cuda.ExternalStream(s, device=x.device)
+            for t in (x, y, qw.packed, qw.scales, qw.zeros, bias, ws):
+                if t is not None:
+                    t.record_stream(ext)
+        _C.gemm_ptr(name, qw.packed.data_ptr(), qw.scales.data_ptr(),
+                    qw.zeros.data_ptr() if qw.zeros is not None else 0, x.data_ptr(),
+                    bias.data_ptr() if bias is not None else 0, y.data_ptr(),
+                    ws.data_ptr() if ws is not None else 0, ws_bytes, m, n, k, qw.group_size, wcode, acode, dev, s)
+        return y
     with io.device_context(fw, dev):
         y = out if out is not None else io.empty(fw, out_shape, qw.act_dtype, dev)
         ws = io.empty(fw, (max(ws_bytes, 1),), "uint8", dev) if ws_bytes else None
-        wcode, acode = WEIGHT_CODES[qw.weight], ACT_CODES[qw.act_dtype]
         _C.gemm(name, io.export(qw.packed, s), io.export(qw.scales, s),
                 io.export(qw.zeros, s) if qw.zeros is not None else None, io.export(x, s),
                 io.export(bias, s) if bias is not None else None, io.export(y, s),

@@ -69,6 +69,46 @@ void require_sm90(int device) {
   if (!why.empty()) throw nb::value_error(why.c_str());
 }
 
+// Makes `device` current for the scope and restores the caller's device afterwards, so a call never
+// changes which GPU the caller's framework considers current.
+struct DeviceGuard {
+  int prev = -1;
+  explicit DeviceGuard(int device) {
+    if (cudaGetDevice(&prev) != cudaSuccess) prev = -1;
+    if (prev != device) cudaSetDevice(device);
+  }
+  ~DeviceGuard() {
+    int now = -1;
+    if (prev >= 0 && cudaGetDevice(&now) == cudaSuccess && now != prev) cudaSetDevice(prev);
+  }
+};
+
+// The named kernel, checked against the problem and the device, or a ValueError saying why not.
+const KernelEntry* checked_entry(const std::string& kernel, const GemmProblem& p, int device) {
+  const KernelEntry* e = find_entry(kernel);
+  if (!e) throw nb::value_error(("no catalog entry named '" + kernel + "'").c_str());
+  if (e->weight != p.weight || e->act != p.act)
+    throw nb::value_error(("kernel '" + kernel + "' does not take these weight/activation types").c_str());
+  std::string why = validate_problem(p);
+  if (why.empty()) why = e->ops->check(p);
+  if (!why.empty()) throw nb::value_error(("kernel '" + kernel + "' cannot run this problem: " + why).c_str());
+  require_sm90(device);
+  return e;
+}
+
+// Checks the workspace size, then enqueues with the GIL released.
+void launch(const KernelEntry* e, GemmArgs a, void* ws, size_t ws_bytes, int device, uintptr_t stream) {
+  a.device = device;
+  a.sm_count = device_info(device).sm_count;
+  const size_t need = e->ops->workspace_size(a.problem, a.sm_count);
+  if (ws_bytes < need || (need && !ws))
+    throw nb::value_error(("workspace needs " + std::to_string(need) + " bytes, got " + std::to_string(ws_bytes)).c_str());
+  if (a.problem.n == 0) return;
+  nb::gil_scoped_release release;
+  DeviceGuard guard(device);
+  e->ops->run(a, ws, ws_bytes, reinterpret_cast<cudaStream_t>(stream));
+}
+
 nb::dict entry_dict(const KernelEntry& e) {
   nb::dict d;
   d["name"] = e.name;
@@ -142,12 +182,7 @@ NB_MODULE(_C, m) {
                    std::optional<Array> bias, MutArray y, std::optional<MutArray> workspace, int64_t M, int64_t N,
                    int64_t K, int64_t group, int weight, int act, int device, uintptr_t stream) {
     GemmProblem p = make_problem(M, N, K, group, weight, act, bias.has_value());
-    const KernelEntry* e = find_entry(kernel);
-    if (!e) throw nb::value_error(("no catalog entry named '" + kernel + "'").c_str());
-    std::string why = validate_problem(p);
-    if (why.empty()) why = e->ops->check(p);
-    if (!why.empty()) throw nb::value_error(("kernel '" + kernel + "' cannot run this problem: " + why).c_str());
-    require_sm90(device);
+    const KernelEntry* e = checked_entry(kernel, p, device);
     const int64_t scale_k = (K + group - 1) / group;
     require_cuda(w, "weight", device);
     require_contiguous_bytes(w, "weight", size_t(M * K * weight_bits(p.weight) / 8));
@@ -166,18 +201,7 @@ NB_MODULE(_C, m) {
     }
     require_cuda(y, "out", device);
     require_contiguous_bytes(y, "out", size_t(N * M) * act_bytes(p.act));
-    const int sm_count = device_info(device).sm_count;
-    const size_t need = e->ops->workspace_size(p, sm_count);
-    void* ws = nullptr;
-    size_t ws_bytes = 0;
-    if (workspace) {
-      require_cuda(*workspace, "workspace", device);
-      ws = workspace->data();
-      ws_bytes = workspace->nbytes();
-    }
-    if (ws_bytes < need)
-      throw nb::value_error(("workspace needs " + std::to_string(need) + " bytes, got " + std::to_string(ws_bytes)).c_str());
-    if (N == 0) return;
+    if (workspace) require_cuda(*workspace, "workspace", device);
     GemmArgs a;
     a.problem = p;
     a.w = w.data();
@@ -186,14 +210,30 @@ NB_MODULE(_C, m) {
     a.x = x.data();
     a.bias = bias ? bias->data() : nullptr;
     a.y = y.data();
-    a.device = device;
-    a.sm_count = sm_count;
-    nb::gil_scoped_release release;
-    cudaSetDevice(device);
-    e->ops->run(a, ws, ws_bytes, reinterpret_cast<cudaStream_t>(stream));
+    launch(e, a, workspace ? workspace->data() : nullptr, workspace ? workspace->nbytes() : 0, device, stream);
   }, nb::arg("kernel"), nb::arg("w"), nb::arg("scales"), nb::arg("zeros").none(), nb::arg("x"),
      nb::arg("bias").none(), nb::arg("y").noconvert(), nb::arg("workspace").none(), nb::arg("M"), nb::arg("N"),
      nb::arg("K"), nb::arg("group"), nb::arg("weight"), nb::arg("act"), nb::arg("device"), nb::arg("stream"));
+
+  // The low-overhead entry for frameworks whose arrays the Python layer has already validated (device,
+  // dtype, shape, contiguity, alignment): device pointers as integers, 0 for "none". Skips DLPack.
+  m.def("gemm_ptr", [](const std::string& kernel, uintptr_t w, uintptr_t scales, uintptr_t zeros, uintptr_t x,
+                       uintptr_t bias, uintptr_t y, uintptr_t workspace, size_t workspace_bytes, int64_t M, int64_t N,
+                       int64_t K, int64_t group, int weight, int act, int device, uintptr_t stream) {
+    GemmProblem p = make_problem(M, N, K, group, weight, act, bias != 0);
+    const KernelEntry* e = checked_entry(kernel, p, device);
+    if (!w || !scales || !x || !y || (weight_has_zero(p.weight) && !zeros))
+      throw nb::value_error("gemm_ptr: a required pointer is null");
+    GemmArgs a;
+    a.problem = p;
+    a.w = reinterpret_cast<const void*>(w);
+    a.scales = reinterpret_cast<const void*>(scales);
+    a.zeros = reinterpret_cast<const void*>(zeros);
+    a.x = reinterpret_cast<const void*>(x);
+    a.bias = reinterpret_cast<const void*>(bias);
+    a.y = reinterpret_cast<void*>(y);
+    launch(e, a, reinterpret_cast<void*>(workspace), workspace_bytes, device, stream);
+  });
 
   m.def("quantize", [](Array w, int src, MutArray q_plain, MutArray scales, std::optional<MutArray> zeros, int64_t M,
                        int64_t K, int64_t group, int weight, int act, int device, uintptr_t stream) {
@@ -215,7 +255,7 @@ NB_MODULE(_C, m) {
     }
     void* zp = zeros ? zeros->data() : nullptr;
     nb::gil_scoped_release release;
-    cudaSetDevice(device);
+    DeviceGuard guard(device);
     launch_quantize(w.data(), SourceType(src), M, K, group, p.weight, p.act, static_cast<int8_t*>(q_plain.data()),
                     scales.data(), zp, reinterpret_cast<cudaStream_t>(stream));
   }, nb::arg("w"), nb::arg("src"), nb::arg("q_plain").noconvert(), nb::arg("scales").noconvert(),
@@ -230,7 +270,7 @@ NB_MODULE(_C, m) {
     require_cuda(packed, "packed", device);
     require_contiguous_bytes(packed, "packed", size_t(M * K * bits / 8));
     nb::gil_scoped_release release;
-    cudaSetDevice(device);
+    DeviceGuard guard(device);
     launch_pack(static_cast<const int8_t*>(q_plain.data()), M, K, bits, packed.data(),
                 reinterpret_cast<cudaStream_t>(stream));
   }, nb::arg("q_plain"), nb::arg("packed").noconvert(), nb::arg("M"), nb::arg("K"), nb::arg("bits"),
@@ -245,7 +285,7 @@ NB_MODULE(_C, m) {
     require_cuda(q_plain, "q_plain", device);
     require_contiguous_bytes(q_plain, "q_plain", size_t(M * K));
     nb::gil_scoped_release release;
-    cudaSetDevice(device);
+    DeviceGuard guard(device);
     launch_unpack(packed.data(), M, K, bits, is_signed, static_cast<int8_t*>(q_plain.data()),
                   reinterpret_cast<cudaStream_t>(stream));
   }, nb::arg("packed"), nb::arg("q_plain").noconvert(), nb::arg("M"), nb::arg("K"), nb::arg("bits"),
@@ -270,7 +310,7 @@ NB_MODULE(_C, m) {
     require_contiguous_bytes(out, "out", size_t(M * K) * 4);
     const void* zp = zeros ? zeros->data() : nullptr;
     nb::gil_scoped_release release;
-    cudaSetDevice(device);
+    DeviceGuard guard(device);
     launch_dequantize(packed.data(), scales.data(), zp, M, K, group, p.weight, p.act,
                       static_cast<float*>(out.data()), reinterpret_cast<cudaStream_t>(stream));
   }, nb::arg("packed"), nb::arg("scales"), nb::arg("zeros").none(), nb::arg("out").noconvert(), nb::arg("M"),
