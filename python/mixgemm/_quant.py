@@ -145,31 +145,29 @@ def quantize(w: Any, bits: int = 4, group_size: Optional[int] = 128, symmetric: 
     return QuantizedWeight(packed, scales, zeros, (m, k), g, wfmt, act)
 
 
-def dequantize(qw: QuantizedWeight, stream: Any = None) -> Any:
-    """The fp32 weight ``[M, K]`` a QuantizedWeight represents (``s * q + z'``), as an array of its framework."""
+def _weight_to_dense(qw: QuantizedWeight, stream: Any, dtype: str, call) -> Any:
+    """Allocate an [M, K] array of `dtype` in the weight's framework and fill it with `call(out, stream, device)`."""
     dev = qw.validate()
     fw = io.framework_of(qw.packed)
     s = io.resolve_stream(stream, fw, dev)
-    m, k = qw.shape
     with io.device_context(fw, dev):
-        out = io.empty(fw, (m, k), "float32", dev)
-        _C.dequantize(io.export(qw.packed, s), io.export(qw.scales, s),
-                      io.export(qw.zeros, s) if qw.zeros is not None else None, io.export(out, s), m, k, qw.group_size,
-                      WEIGHT_CODES[qw.weight], ACT_CODES[qw.act_dtype], dev, s)
+        out = io.empty(fw, qw.shape, dtype, dev)
+        call(io.export(out, s), s, dev)
     if fw == "jax":
         io.synchronize(fw, s, dev)
     return io.to_framework(fw, out)
+
+
+def dequantize(qw: QuantizedWeight, stream: Any = None) -> Any:
+    """The fp32 weight ``[M, K]`` a QuantizedWeight represents (``s * q + z'``), as an array of its framework."""
+    m, k = qw.shape
+    return _weight_to_dense(qw, stream, "float32", lambda out, s, dev: _C.dequantize(
+        io.export(qw.packed, s), io.export(qw.scales, s), io.export(qw.zeros, s) if qw.zeros is not None else None,
+        out, m, k, qw.group_size, WEIGHT_CODES[qw.weight], ACT_CODES[qw.act_dtype], dev, s))
 
 
 def unpack(qw: QuantizedWeight, stream: Any = None) -> Any:
     """The integer values q[M, K] (int8: -8..7 for s4, 0..15 for u4, -128..127 for s8) of a QuantizedWeight."""
-    dev = qw.validate()
-    fw = io.framework_of(qw.packed)
-    s = io.resolve_stream(stream, fw, dev)
     m, k = qw.shape
-    with io.device_context(fw, dev):
-        out = io.empty(fw, (m, k), "int8", dev)
-        _C.unpack(io.export(qw.packed, s), io.export(out, s), m, k, qw.bits, qw.weight != "u4", dev, s)
-    if fw == "jax":
-        io.synchronize(fw, s, dev)
-    return io.to_framework(fw, out)
+    return _weight_to_dense(qw, stream, "int8", lambda out, s, dev: _C.unpack(
+        io.export(qw.packed, s), out, m, k, qw.bits, qw.weight != "u4", dev, s))

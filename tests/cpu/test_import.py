@@ -57,3 +57,16 @@ def test_cli_gpu_commands_fail_cleanly_without_gpu():
                        env=dict(os.environ))
     assert r.returncode == 2
     assert "needs" in r.stderr
+
+
+def test_extension_needs_no_cuda_shared_libraries():
+    # Static cudart and no libcuda link: the wheel must load on machines with only a driver (or none).
+    import shutil
+    from mixgemm import _C
+    if shutil.which("readelf") is None:
+        import pytest
+        pytest.skip("readelf not available")
+    out = subprocess.check_output(["readelf", "-d", _C.__file__], text=True)
+    needed = [line for line in out.splitlines() if "NEEDED" in line]
+    assert needed, out
+    assert not any("libcuda" in line or "libnvrtc" in line for line in needed), needed
