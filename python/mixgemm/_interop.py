@@ -191,5 +191,5 @@ def device_context(fw: str, device: int):
 
 __all__ = [
     "framework_of", "dtype_name", "shape_of", "cuda_device", "is_c_contiguous", "resolve_stream", "empty",
-    "export", "to_framework", "synchronize", "Optional",
+    "export", "to_framework", "synchronize",
 ]

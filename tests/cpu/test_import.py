@@ -70,3 +70,12 @@ def test_extension_needs_no_cuda_shared_libraries():
     needed = [line for line in out.splitlines() if "NEEDED" in line]
     assert needed, out
     assert not any("libcuda" in line or "libnvrtc" in line for line in needed), needed
+
+
+def test_stub_lists_every_core_function():
+    import os
+    from mixgemm import _C
+    stub = open(os.path.join(os.path.dirname(mixgemm.__file__), "_C.pyi")).read()
+    public = [n for n in dir(_C) if not n.startswith("_")]
+    missing = [n for n in public if f"def {n}(" not in stub and f"{n}:" not in stub]
+    assert not missing, f"_C.pyi lacks {missing}"
