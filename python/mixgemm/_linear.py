@@ -138,12 +138,11 @@ def linear(x: Any, qw: QuantizedWeight, bias: Any = None, out: Any = None, strea
         if stream is not None:   # the caching allocator must not reuse these before our stream is done
             ext = torch.cuda.ExternalStream(s, device=x.device)
             for t in (x, y, qw.packed, qw.scales, qw.zeros, bias, ws):
-                if t is not None:
+                if t is not None and io.framework_of(t) == "torch":
                     t.record_stream(ext)
-        _C.gemm_ptr(name, qw.packed.data_ptr(), qw.scales.data_ptr(),
-                    qw.zeros.data_ptr() if qw.zeros is not None else 0, x.data_ptr(),
-                    bias.data_ptr() if bias is not None else 0, y.data_ptr(),
-                    ws.data_ptr() if ws is not None else 0, ws_bytes, m, n, k, qw.group_size, wcode, acode, dev, s)
+        ptr = lambda a: io.data_ptr(a) if a is not None else 0   # noqa: E731  (bias/out may be cupy)
+        _C.gemm_ptr(name, ptr(qw.packed), ptr(qw.scales), ptr(qw.zeros), ptr(x), ptr(bias), ptr(y), ptr(ws),
+                    ws_bytes, m, n, k, qw.group_size, wcode, acode, dev, s)
         return y
     with io.device_context(fw, dev):
         y = out if out is not None else io.empty(fw, out_shape, qw.act_dtype, dev)
