@@ -155,6 +155,20 @@ def to_framework(fw: str, arr: Any) -> Any:
     return arr
 
 
+def host_bytes_array(fw: str, data: bytes) -> Any:
+    """A small host (CPU) uint8 array of `data` in the framework's own type where it has host arrays
+    (torch, jax), else NumPy (NumPy and CuPy callers)."""
+    import numpy as np
+    arr = np.frombuffer(data, dtype=np.uint8).copy()
+    if fw == "torch":
+        import torch
+        return torch.from_numpy(arr)
+    if fw == "jax":
+        import jax
+        return jax.device_put(arr, jax.devices("cpu")[0])
+    return arr
+
+
 def export(x: Any, stream: int) -> Any:
     """A DLPack capsule of x, made ready for use on `stream` (the DLPack consumer contract)."""
     fw = framework_of(x)

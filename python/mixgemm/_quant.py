@@ -1,8 +1,11 @@
 """QuantizedWeight and the GPU quantize/dequantize entry points."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Optional
+
+import numpy as np
 
 from . import _C
 from . import _interop as io
@@ -54,8 +57,11 @@ class QuantizedWeight:
         groups = -(-k // self.group_size)
         return m * k * self.bits // 8 + m * groups * 2 * (2 if self.zeros is not None else 1)
 
-    def validate(self) -> int:
-        """Check every array against the metadata; returns the CUDA device. Raises ValueError/TypeError."""
+    def check_arrays(self) -> None:
+        """Check metadata and every array's shape, dtype and contiguity, on any device (host arrays too).
+
+        Raises ValueError/TypeError naming the field. ``validate()`` adds the device checks.
+        """
         m, k = self.shape
         if self.format_version != PACK_FORMAT_VERSION:
             raise ValueError(f"QuantizedWeight has packed-layout version {self.format_version}; this mixgemm "
@@ -66,23 +72,85 @@ class QuantizedWeight:
             raise ValueError(f"QuantizedWeight.act_dtype must be float16 or bfloat16, got {self.act_dtype!r}")
         if self.group_size <= 0 or k % self.group_size:
             raise ValueError(f"QuantizedWeight.group_size {self.group_size} must be positive and divide K={k}")
-        dev = io.cuda_device(self.packed, "qw.packed")
         groups = k // self.group_size
-        _check_array(self.packed, "qw.packed", (m * k * self.bits // 8,), "uint8", dev)
-        _check_array(self.scales, "qw.scales", (groups, m), self.act_dtype, dev)
+        _check_layout(self.packed, "qw.packed", (m * k * self.bits // 8,), "uint8")
+        _check_layout(self.scales, "qw.scales", (groups, m), self.act_dtype)
         if WEIGHT_HAS_ZERO[self.weight]:
             if self.zeros is None:
                 raise ValueError("qw.zeros is required for u4 weights")
-            _check_array(self.zeros, "qw.zeros", (groups, m), self.act_dtype, dev)
+            _check_layout(self.zeros, "qw.zeros", (groups, m), self.act_dtype)
         elif self.zeros is not None:
             raise ValueError(f"qw.zeros must be None for {self.weight} weights")
+
+    def validate(self) -> int:
+        """Everything ``check_arrays()`` checks, plus: all arrays on one CUDA device. Returns that device."""
+        self.check_arrays()
+        dev = io.cuda_device(self.packed, "qw.packed")
+        for name, a in (("qw.scales", self.scales), ("qw.zeros", self.zeros)):
+            if a is not None and io.cuda_device(a, name) != dev:
+                raise ValueError(f"{name} is on cuda:{io.cuda_device(a, name)}, expected cuda:{dev} like qw.packed")
         return dev
 
+    def state_dict(self) -> dict:
+        """A flat dict of arrays: "packed", "scales", "zeros" (u4 only) and "meta".
 
-def _check_array(a: Any, name: str, shape: tuple, dtype: str, device: int) -> None:
-    d = io.cuda_device(a, name)
-    if d != device:
-        raise ValueError(f"{name} is on cuda:{d}, expected cuda:{device}")
+        "meta" is a uint8 array holding JSON (format version, types, group size, shape, layout, CUTLASS
+        version), so the dict saves as is with safetensors; arrays are the weight's own (not copied).
+        """
+        self.check_arrays()
+        meta = json.dumps(dict(format=_STATE_FORMAT, version=self.format_version, layout=_LAYOUT_NAME,
+                               weight=self.weight, act_dtype=self.act_dtype, group_size=self.group_size,
+                               shape=list(self.shape), cutlass=_C.cutlass_version), sort_keys=True)
+        out = {"packed": self.packed, "scales": self.scales,
+               "meta": io.host_bytes_array(io.framework_of(self.packed), meta.encode())}
+        if self.zeros is not None:
+            out["zeros"] = self.zeros
+        return out
+
+    @staticmethod
+    def from_state_dict(d: dict) -> "QuantizedWeight":
+        """Rebuild a QuantizedWeight from ``state_dict()`` output (e.g. loaded with safetensors).
+
+        Raises ValueError for missing or unknown keys, unreadable or foreign metadata, or a packed-layout
+        version this mixgemm cannot read; arrays are checked against the metadata.
+        """
+        if not isinstance(d, dict):
+            raise TypeError(f"state dict must be a dict, got {type(d).__name__}")
+        unknown = set(d) - {"packed", "scales", "zeros", "meta"}
+        if unknown:
+            raise ValueError(f"state dict has unknown keys {sorted(unknown)}")
+        for key in ("packed", "scales", "meta"):
+            if key not in d:
+                raise ValueError(f"state dict lacks '{key}'")
+        try:
+            meta = json.loads(bytes(np.asarray(d["meta"], dtype=np.uint8).tobytes()).decode())
+        except (ValueError, TypeError, UnicodeDecodeError) as e:
+            raise ValueError(f"state dict 'meta' is not mixgemm metadata: {e}") from None
+        if not isinstance(meta, dict) or meta.get("format") != _STATE_FORMAT:
+            raise ValueError("state dict 'meta' is not mixgemm QuantizedWeight metadata")
+        if meta.get("version") != PACK_FORMAT_VERSION or meta.get("layout") != _LAYOUT_NAME:
+            raise ValueError(f"state dict holds packed-layout version {meta.get('version')} "
+                             f"({meta.get('layout')}); this mixgemm reads version {PACK_FORMAT_VERSION} "
+                             f"({_LAYOUT_NAME}): re-pack the weight with this version")
+        try:
+            shape = tuple(int(v) for v in meta["shape"])
+            qw = QuantizedWeight(d["packed"], d["scales"], d.get("zeros"), shape, int(meta["group_size"]),
+                                 str(meta["weight"]), str(meta["act_dtype"]), int(meta["version"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"state dict 'meta' is incomplete: {e}") from None
+        if len(shape) != 2:
+            raise ValueError(f"state dict 'meta' shape must be [M, K], got {list(shape)}")
+        qw.check_arrays()
+        return qw
+
+
+_STATE_FORMAT = "mixgemm.QuantizedWeight"
+_LAYOUT_NAME = "sm90-mma-fragment-16x16-mfast"
+
+
+def _check_layout(a: Any, name: str, shape: tuple, dtype: str) -> None:
+    if a is None:
+        raise ValueError(f"{name} is missing")
     if io.shape_of(a) != tuple(shape):
         raise ValueError(f"{name} has shape {io.shape_of(a)}, expected {tuple(shape)}")
     if io.dtype_name(a) != dtype:
