@@ -7,12 +7,12 @@ Importing mixgemm never initializes CUDA. Arrays may come from PyTorch, CuPy or 
 """
 from __future__ import annotations
 
-from . import _C
+from . import _C, formats
 from ._linear import explain, kernels, linear
 from ._quant import QuantizedWeight, dequantize, quantize, unpack
 
 __version__ = "0.1.0"
 cutlass_version: str = _C.cutlass_version
 
-__all__ = ["QuantizedWeight", "quantize", "dequantize", "unpack", "linear", "kernels", "explain",
+__all__ = ["formats", "QuantizedWeight", "quantize", "dequantize", "unpack", "linear", "kernels", "explain",
            "cutlass_version", "__version__"]
