@@ -7,7 +7,7 @@ torch/cupy/jax and never initializes CUDA.
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Sequence, Tuple
 
 KDL_CUDA = 2
 

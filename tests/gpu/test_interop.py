@@ -121,7 +121,6 @@ def test_bad_inputs_raise_before_launch_and_write_nothing(problem):
 
 def test_tampered_weight_is_rejected(problem):
     import dataclasses
-    import torch
     w, x, qw = problem
     bad = [dataclasses.replace(qw, packed=qw.packed[:-16]),
            dataclasses.replace(qw, scales=qw.scales.float()),
