@@ -6,6 +6,7 @@ import threading
 from typing import Any, Dict, List, Optional
 
 from . import _C
+from . import _arrayops as ax
 from . import _interop as io
 from ._quant import QuantizedWeight
 from ._types import ACT_CODES, WEIGHT_CODES
@@ -73,7 +74,8 @@ def linear(x: Any, qw: QuantizedWeight, bias: Any = None, out: Any = None, strea
 
     Args:
         x: CUDA array (torch, cupy or jax) of dtype ``qw.act_dtype`` and shape ``[..., K]``, C-contiguous.
-        qw: the packed weight (from ``quantize`` or an importer).
+        qw: the packed weight (from ``quantize`` or an importer) on x's device. For act-order weights
+            (``qw.act_perm`` set) x is first gathered to ``x[..., qw.act_perm]`` (one extra small kernel).
         bias: optional ``[M]`` array of the activation dtype.
         out: optional ``[..., M]`` array to write into (not for jax arrays, which are immutable).
         stream: CUDA stream (int handle or ``__cuda_stream__`` object); default: the framework's current one.
@@ -128,6 +130,10 @@ def linear(x: Any, qw: QuantizedWeight, bias: Any = None, out: Any = None, strea
             raise ValueError(f"{name} must be 16-byte aligned (a sliced view may not be; call .contiguous())")
     name, ws_bytes = _select(qw, n, bias is not None, kernel, dev)
     s = io.resolve_stream(stream, fw, dev)
+    if qw.act_perm is not None:
+        # Act-order weight: its columns are stored group by group, so the kernel multiplies the
+        # activations in that order; the gather runs on the launch stream (a temporary of x's size).
+        x = ax.gather_columns(x, qw.act_perm, s if stream is not None else None, dev)
     wcode, acode = WEIGHT_CODES[qw.weight], ACT_CODES[qw.act_dtype]
     if fw == "torch" and io.framework_of(qw.packed) == "torch":
         # Low-overhead path: every array was validated above, so hand the core raw device pointers

@@ -1,13 +1,15 @@
-"""QuantizedWeight and the GPU quantize/dequantize entry points."""
+"""QuantizedWeight (checks, state dicts, apply/shard) and the GPU quantize entry point."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from . import _C
+from . import _arrayops as ax
 from . import _interop as io
 from ._types import ACT_CODES, PACK_FORMAT_VERSION, SOURCE_CODES, WEIGHT_BITS, WEIGHT_CODES, WEIGHT_HAS_ZERO, weight_format
 
@@ -16,17 +18,27 @@ from ._types import ACT_CODES, PACK_FORMAT_VERSION, SOURCE_CODES, WEIGHT_BITS, W
 class QuantizedWeight:
     """A weight W[M, K] (``out_features x in_features``) quantized and packed for mixgemm kernels.
 
-    ``W[m, k] ~= scales[k // g, m] * q[m, k] + zeros[k // g, m]`` where ``zeros`` (uint4 only) holds
-    ``-s * z`` for the integer zero point ``z``. Arrays belong to the framework that created them.
+    The kernels compute ``W[m, k] = scales[k // g, m] * q[m, k] + zeros[k // g, m]`` where ``zeros``
+    (uint4 only) holds ``z' = -s * z`` rounded to the activation dtype, for the integer zero point ``z``.
+    Arrays belong to the framework that created them (NumPy for host weights from the importers; move
+    them to a GPU with ``apply``).
 
     Attributes:
         packed: uint8 array of ``M*K*bits/8`` bytes in mixgemm's packed layout (format ``format_version``).
-        scales: ``[ceil(K/g), M]`` array in the activation dtype.
+        scales: ``[K/g, M]`` array in the activation dtype.
         zeros: same shape as scales for ``weight == "u4"``, else None.
         shape: ``(M, K)``.
         group_size: g (``== K`` for per-channel scales).
         weight: "s4" (int4 symmetric), "u4" (uint4 + zero points) or "s8" (int8 symmetric).
         act_dtype: "float16" or "bfloat16": the activation dtype the weight is meant to multiply.
+        zero_points: optional uint8 ``[K/g, M]`` integer zero points ``z`` (u4 only; set by the checkpoint
+            importers). The kernels never read them; ``dequantize`` uses them to return the checkpoint's
+            exact ``s * (q - z)``, where the kernels' ``s * q + z'`` differs by at most half an ulp of
+            ``s * z`` (the rounding of ``z'`` to the activation dtype).
+        act_perm: optional int32/int64 ``[K]`` permutation of the input features (GPTQ act-order):
+            the packed columns are stored in the order ``act_perm``, so that each group's columns are
+            contiguous, and ``linear`` multiplies ``x[..., act_perm]``. ``unpack``/``dequantize`` undo
+            it and return the weight in the original column order.
     """
 
     packed: Any
@@ -37,6 +49,8 @@ class QuantizedWeight:
     weight: str
     act_dtype: str
     format_version: int = PACK_FORMAT_VERSION
+    zero_points: Optional[Any] = None
+    act_perm: Optional[Any] = None
 
     @property
     def bits(self) -> int:
@@ -81,31 +95,72 @@ class QuantizedWeight:
             _check_layout(self.zeros, "qw.zeros", (groups, m), self.act_dtype)
         elif self.zeros is not None:
             raise ValueError(f"qw.zeros must be None for {self.weight} weights")
+        if self.zero_points is not None:
+            if not WEIGHT_HAS_ZERO[self.weight]:
+                raise ValueError(f"qw.zero_points must be None for {self.weight} weights (they have no zero point)")
+            _check_layout(self.zero_points, "qw.zero_points", (groups, m), "uint8")
+            if ax.is_host(self.zero_points) and int(ax.to_numpy(self.zero_points).max(initial=0)) > 15:
+                raise ValueError("qw.zero_points must lie in 0..15 for u4 weights")
+        if self.act_perm is not None:
+            _check_act_perm(self.act_perm, k)
 
     def validate(self) -> int:
         """Everything ``check_arrays()`` checks, plus: all arrays on one CUDA device. Returns that device."""
         self.check_arrays()
         dev = io.cuda_device(self.packed, "qw.packed")
-        for name, a in (("qw.scales", self.scales), ("qw.zeros", self.zeros)):
+        for name, a in (("qw.scales", self.scales), ("qw.zeros", self.zeros), ("qw.zero_points", self.zero_points),
+                        ("qw.act_perm", self.act_perm)):
             if a is not None and io.cuda_device(a, name) != dev:
                 raise ValueError(f"{name} is on cuda:{io.cuda_device(a, name)}, expected cuda:{dev} like qw.packed")
         return dev
 
     def state_dict(self) -> dict:
-        """A flat dict of arrays: "packed", "scales", "zeros" (u4 only) and "meta".
+        """A flat dict of arrays: "packed", "scales", "zeros" (u4 only), "zero_points" and "act_perm"
+        (when present) and "meta".
 
-        "meta" is a uint8 array holding JSON (format version, types, group size, shape, layout, CUTLASS
-        version), so the dict saves as is with safetensors; arrays are the weight's own (not copied).
+        "meta" is a uint8 array holding JSON (format version, types, group size, shape, layout, which
+        optional arrays are present, CUTLASS version), so the dict saves as is with safetensors; arrays
+        are the weight's own (not copied).
         """
         self.check_arrays()
         meta = json.dumps(dict(format=_STATE_FORMAT, version=self.format_version, layout=_LAYOUT_NAME,
                                weight=self.weight, act_dtype=self.act_dtype, group_size=self.group_size,
-                               shape=list(self.shape), cutlass=_C.cutlass_version), sort_keys=True)
+                               shape=list(self.shape), cutlass=_C.cutlass_version,
+                               **{key: getattr(self, key) is not None for key in _OPTIONAL_KEYS}), sort_keys=True)
         out = {"packed": self.packed, "scales": self.scales,
                "meta": io.host_bytes_array(io.framework_of(self.packed), meta.encode())}
-        if self.zeros is not None:
-            out["zeros"] = self.zeros
+        for key in ("zeros",) + _OPTIONAL_KEYS:
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
+
+    def apply(self, fn: Callable[[Any], Any]) -> "QuantizedWeight":
+        """A new QuantizedWeight with ``fn`` applied to every array (packed, scales, zeros, zero_points,
+        act_perm), checked afterwards; e.g. moving a host weight to the GPU:
+
+            qw = qw.apply(lambda a: torch.from_numpy(a).cuda())     # or cupy.asarray, jax.device_put
+
+        ``fn`` must keep each array's shape and dtype. Raises what ``check_arrays`` raises otherwise.
+        """
+        new = dataclasses.replace(self, **{key: None if getattr(self, key) is None else fn(getattr(self, key))
+                                           for key in ("packed", "scales", "zeros") + _OPTIONAL_KEYS})
+        new.check_arrays()
+        return new
+
+    def shard(self, dim: int, index: int, count: int) -> "QuantizedWeight":
+        """The part of this weight that rank ``index`` of ``count`` holds under tensor parallelism.
+
+        ``dim=0`` splits out_features (column-parallel layers; each part needs a multiple of 16 rows),
+        ``dim=1`` splits in_features (row-parallel layers; each part must hold whole quantization groups
+        and a multiple of 64 columns; per-channel weights cannot be split along dim 1). The result equals
+        quantizing or importing that slice of the weight, byte for byte, and is cut from the packed
+        bytes directly (no unpacking). Arrays are new, contiguous and of this weight's framework.
+        Act-order weights split along dim 1 only where the slice's original columns form whole groups.
+
+        Raises ValueError (naming dim/index/count and the constraint) when the split is not possible.
+        """
+        from ._shard import shard
+        return shard(self, dim, index, count)
 
     @staticmethod
     def from_state_dict(d: dict) -> "QuantizedWeight":
@@ -116,7 +171,7 @@ class QuantizedWeight:
         """
         if not isinstance(d, dict):
             raise TypeError(f"state dict must be a dict, got {type(d).__name__}")
-        unknown = set(d) - {"packed", "scales", "zeros", "meta"}
+        unknown = set(d) - {"packed", "scales", "zeros", "meta", *_OPTIONAL_KEYS}
         if unknown:
             raise ValueError(f"state dict has unknown keys {sorted(unknown)}")
         for key in ("packed", "scales", "meta"):
@@ -132,10 +187,15 @@ class QuantizedWeight:
             raise ValueError(f"state dict holds packed-layout version {meta.get('version')} "
                              f"({meta.get('layout')}); this mixgemm reads version {PACK_FORMAT_VERSION} "
                              f"({_LAYOUT_NAME}): re-pack the weight with this version")
+        for key in _OPTIONAL_KEYS:   # a dropped act_perm would silently scramble the inputs
+            if bool(meta.get(key, False)) != (key in d):
+                raise ValueError(f"state dict {'lacks' if key not in d else 'has'} '{key}' but its 'meta' "
+                                 f"says {'it has one' if key not in d else 'it has none'}")
         try:
             shape = tuple(int(v) for v in meta["shape"])
             qw = QuantizedWeight(d["packed"], d["scales"], d.get("zeros"), shape, int(meta["group_size"]),
-                                 str(meta["weight"]), str(meta["act_dtype"]), int(meta["version"]))
+                                 str(meta["weight"]), str(meta["act_dtype"]), int(meta["version"]),
+                                 zero_points=d.get("zero_points"), act_perm=d.get("act_perm"))
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"state dict 'meta' is incomplete: {e}") from None
         if len(shape) != 2:
@@ -146,6 +206,19 @@ class QuantizedWeight:
 
 _STATE_FORMAT = "mixgemm.QuantizedWeight"
 _LAYOUT_NAME = "sm90-mma-fragment-16x16-mfast"
+_OPTIONAL_KEYS = ("zero_points", "act_perm")
+
+
+def _check_act_perm(a: Any, k: int) -> None:
+    if io.shape_of(a) != (k,):
+        raise ValueError(f"qw.act_perm has shape {io.shape_of(a)}, expected ({k},) (one entry per input feature)")
+    if io.dtype_name(a) not in ("int32", "int64"):
+        raise TypeError(f"qw.act_perm has dtype {io.dtype_name(a)}, expected int32 or int64")
+    if not io.is_c_contiguous(a):
+        raise ValueError("qw.act_perm must be C-contiguous")
+    # Values are checked where that costs no device synchronization (host arrays: state dicts, imports).
+    if ax.is_host(a) and not np.array_equal(np.sort(ax.to_numpy(a)), np.arange(k)):
+        raise ValueError(f"qw.act_perm must be a permutation of 0..{k - 1}")
 
 
 def _check_layout(a: Any, name: str, shape: tuple, dtype: str) -> None:
@@ -211,31 +284,3 @@ def quantize(w: Any, bits: int = 4, group_size: Optional[int] = 128, symmetric: 
         packed, scales = io.to_framework(fw, packed), io.to_framework(fw, scales)
         zeros = io.to_framework(fw, zeros) if zeros is not None else None
     return QuantizedWeight(packed, scales, zeros, (m, k), g, wfmt, act)
-
-
-def _weight_to_dense(qw: QuantizedWeight, stream: Any, dtype: str, call) -> Any:
-    """Allocate an [M, K] array of `dtype` in the weight's framework and fill it with `call(out, stream, device)`."""
-    dev = qw.validate()
-    fw = io.framework_of(qw.packed)
-    s = io.resolve_stream(stream, fw, dev)
-    with io.device_context(fw, dev):
-        out = io.empty(fw, qw.shape, dtype, dev)
-        call(io.export(out, s), s, dev)
-    if fw == "jax":
-        io.synchronize(fw, s, dev)
-    return io.to_framework(fw, out)
-
-
-def dequantize(qw: QuantizedWeight, stream: Any = None) -> Any:
-    """The fp32 weight ``[M, K]`` a QuantizedWeight represents (``s * q + z'``), as an array of its framework."""
-    m, k = qw.shape
-    return _weight_to_dense(qw, stream, "float32", lambda out, s, dev: _C.dequantize(
-        io.export(qw.packed, s), io.export(qw.scales, s), io.export(qw.zeros, s) if qw.zeros is not None else None,
-        out, m, k, qw.group_size, WEIGHT_CODES[qw.weight], ACT_CODES[qw.act_dtype], dev, s))
-
-
-def unpack(qw: QuantizedWeight, stream: Any = None) -> Any:
-    """The integer values q[M, K] (int8: -8..7 for s4, 0..15 for u4, -128..127 for s8) of a QuantizedWeight."""
-    m, k = qw.shape
-    return _weight_to_dense(qw, stream, "int8", lambda out, s, dev: _C.unpack(
-        io.export(qw.packed, s), out, m, k, qw.bits, qw.weight != "u4", dev, s))

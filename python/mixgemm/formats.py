@@ -15,6 +15,7 @@ The readers are written from the formats' definitions:
 - AWQ (AutoAWQ GEMM): qweight and qzeros int32 [K, N/8] and [G, N/8] packed along N with the nibble
   order 0 2 4 6 1 3 5 7 (nibble i of a word holds column 8c + ORDER[i]); no zero offset.
 Arrays may be NumPy arrays or anything ``numpy.asarray`` accepts (CPU torch tensors, for example).
+``mixgemm.from_gptq`` / ``from_awq`` / ``from_plain`` turn these into packed QuantizedWeights.
 """
 from __future__ import annotations
 
@@ -65,21 +66,38 @@ def _unpack_cols(words: np.ndarray, bits: int, order=None) -> np.ndarray:
     return vals.reshape(words.shape[0], words.shape[1] * pf)
 
 
-def _check_g_idx(g_idx: Optional[Any], k: int, groups: int) -> None:
-    if g_idx is None:
-        return
+def act_order_perm(g_idx: Any, k: int, groups: int) -> Optional[np.ndarray]:
+    """Check a GPTQ ``g_idx`` [K] (group of each input column) and return the act-order permutation.
+
+    Returns None when the columns are already grouped (g_idx == k // group_size), else the stable
+    argsort of g_idx (int64 [K]): the column order that makes every group contiguous, each group's
+    columns in increasing original order. Raises TypeError for a non-integer g_idx and ValueError for
+    a wrong shape, values outside [0, groups) or a group that does not have exactly K / groups columns.
+    """
     gi = np.asarray(g_idx)
-    if gi.shape != (k,) or not np.issubdtype(gi.dtype, np.integer):
-        raise ValueError(f"g_idx must be an integer array of shape ({k},), got {gi.dtype} {gi.shape}")
-    if gi.min() < 0 or gi.max() >= groups or np.any(np.bincount(gi, minlength=groups) != k // groups):
-        raise ValueError(f"g_idx must assign exactly K/G = {k // groups} columns to each of the {groups} groups")
-    if not np.array_equal(gi, np.arange(k) // (k // groups)):
-        raise ValueError("act-order checkpoints (g_idx other than k // group_size) are not supported yet")
+    if not np.issubdtype(gi.dtype, np.integer):
+        raise TypeError(f"g_idx must be an integer array, got {gi.dtype}")
+    if gi.shape != (k,):
+        raise ValueError(f"g_idx must have shape ({k},) (one group index per input feature), got {gi.shape}")
+    if k == 0:
+        return None
+    if int(gi.min()) < 0 or int(gi.max()) >= groups:
+        raise ValueError(f"g_idx values must lie in [0, {groups}) (the number of groups), got "
+                         f"[{int(gi.min())}, {int(gi.max())}]")
+    if np.any(np.bincount(gi.astype(np.int64), minlength=groups) != k // groups):
+        raise ValueError(f"g_idx is not a permutation of the groups: it must assign exactly K/G = {k // groups} "
+                         f"columns to each of the {groups} groups")
+    perm = np.argsort(gi, kind="stable").astype(np.int64)
+    return None if np.array_equal(perm, np.arange(k)) else perm
 
 
 def read_gptq(qweight: Any, qzeros: Any, scales: Any, bits: int = 4, g_idx: Optional[Any] = None,
               zero_offset: int = 1) -> Plain:
-    """GPTQ tensors -> (q[M, K], zero_points[G, M], scales[G, M]); see the module docstring."""
+    """GPTQ tensors -> (q[M, K], zero_points[G, M], scales[G, M]); see the module docstring.
+
+    ``g_idx`` is checked; an act-order one (other than k // group_size) raises ValueError, since the
+    result's grouping is k // group_size: ``mixgemm.from_gptq`` folds such a permutation in instead.
+    """
     if bits not in (4, 8):
         raise ValueError(f"bits must be 4 or 8, got {bits}")
     if zero_offset not in (0, 1):
@@ -92,9 +110,12 @@ def read_gptq(qweight: Any, qzeros: Any, scales: Any, bits: int = 4, g_idx: Opti
     if qz.shape[1] * pf != n:
         raise ValueError(f"qzeros shape {qz.shape} does not match qweight's {n} output features")
     if groups == 0 or k % groups:
-        raise ValueError(f"{groups} groups do not divide K = {k}")
+        raise ValueError(f"qzeros/scales have {groups} groups (rows), which do not divide K = {k}: the group "
+                         "size must divide in_features")
     s = _scales(scales, (groups, n))
-    _check_g_idx(g_idx, k, groups)
+    if g_idx is not None and act_order_perm(g_idx, k, groups) is not None:
+        raise ValueError("act-order checkpoint (g_idx other than k // group_size): read_gptq's result uses the "
+                         "k // group_size grouping; use mixgemm.from_gptq, which folds the permutation in")
     q = _unpack_rows(qw, bits).T                      # [K, N] -> [N, K] = [M, K]
     z = _unpack_cols(qz, bits).astype(np.int64) + zero_offset
     if z.max(initial=0) > (1 << bits) - 1:
@@ -111,7 +132,8 @@ def read_awq(qweight: Any, qzeros: Any, scales: Any) -> Plain:
     if qz.shape[1] * 8 != n:
         raise ValueError(f"qzeros shape {qz.shape} does not match qweight's {n} output features")
     if groups == 0 or k % groups:
-        raise ValueError(f"{groups} groups do not divide K = {k}")
+        raise ValueError(f"qzeros/scales have {groups} groups (rows), which do not divide K = {k}: the group "
+                         "size must divide in_features")
     s = _scales(scales, (groups, n))
     q = _unpack_cols(qw, 4, AWQ_ORDER).T
     z = _unpack_cols(qz, 4, AWQ_ORDER)

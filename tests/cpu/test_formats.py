@@ -1,33 +1,10 @@
-"""Checkpoint readers against packers written here from the format definitions."""
+"""Checkpoint readers against packers written from the format definitions (tests/cpu/_checkpoints.py)."""
 import numpy as np
 import pytest
 
 from mixgemm import formats
 
-
-def pack_gptq(q_kn, z_gn, bits, zero_offset=1):
-    """q [K, N] and z [G, N] -> (qweight [K/pf, N], qzeros [G, N/pf]) int32, GPTQ v1 when offset=1."""
-    pf = 32 // bits
-    k, n = q_kn.shape
-    qweight = np.zeros((k // pf, n), dtype=np.uint32)
-    for i in range(pf):
-        qweight |= q_kn[i::pf, :].astype(np.uint32) << np.uint32(bits * i)
-    zs = (z_gn.astype(np.int64) - zero_offset) & ((1 << bits) - 1)
-    qzeros = np.zeros((z_gn.shape[0], n // pf), dtype=np.uint32)
-    for i in range(pf):
-        qzeros |= zs[:, i::pf].astype(np.uint32) << np.uint32(bits * i)
-    return qweight.view(np.int32), qzeros.view(np.int32)
-
-
-def pack_awq(vals_rn):
-    """vals [R, N] -> [R, N/8] int32, nibble i of word c holding column 8c + (0,2,4,6,1,3,5,7)[i]."""
-    r, n = vals_rn.shape
-    out = np.zeros((r, n // 8), dtype=np.uint32)
-    order = [0, 2, 4, 6, 1, 3, 5, 7]
-    for c in range(n // 8):
-        for i in range(8):
-            out[:, c] |= vals_rn[:, 8 * c + order[i]].astype(np.uint32) << np.uint32(4 * i)
-    return out.view(np.int32)
+from ._checkpoints import pack_awq, pack_gptq
 
 
 @pytest.mark.parametrize("bits", [4, 8])
@@ -108,3 +85,22 @@ def test_zero_offset_overflow_is_reported():
     qw, qz = pack_gptq(q, z, 4, zero_offset=0)   # stores 15 with no offset
     with pytest.raises(ValueError, match="zero_offset"):
         formats.read_gptq(qw, qz, np.ones((1, 8), dtype=np.float16), zero_offset=1)
+
+
+def test_act_order_perm_groups_columns_stably():
+    g_idx = np.array([1, 0, 1, 0, 0, 1])
+    perm = formats.act_order_perm(g_idx, 6, 2)
+    np.testing.assert_array_equal(perm, [1, 3, 4, 0, 2, 5])          # group 0's columns, then group 1's
+    assert formats.act_order_perm(np.arange(6) // 3, 6, 2) is None   # already grouped: no permutation
+
+
+@pytest.mark.parametrize("g_idx,exc,msg", [
+    (np.array([0, 0, 1, 2]), ValueError, r"lie in \[0, 2\)"),
+    (np.array([0, -1, 1, 1]), ValueError, r"lie in \[0, 2\)"),
+    (np.array([0, 0, 0, 1]), ValueError, "not a permutation of the groups"),
+    (np.array([0.0, 0.0, 1.0, 1.0]), TypeError, "g_idx must be an integer array"),
+    (np.array([[0, 0, 1, 1]]), ValueError, r"shape \(4,\)"),
+])
+def test_act_order_perm_rejects_bad_g_idx(g_idx, exc, msg):
+    with pytest.raises(exc, match=msg):
+        formats.act_order_perm(g_idx, 4, 2)

@@ -8,7 +8,8 @@ import mixgemm
 
 
 def test_public_api():
-    for name in ["QuantizedWeight", "quantize", "dequantize", "unpack", "linear", "kernels", "explain"]:
+    for name in ["QuantizedWeight", "quantize", "dequantize", "unpack", "linear", "kernels", "explain",
+                 "from_gptq", "from_awq", "from_plain"]:
         assert callable(getattr(mixgemm, name)), name
     assert mixgemm.cutlass_version == "4.2.0"
 
