@@ -48,9 +48,11 @@ CUTLASS_TILES = [
     (128, 256, 1, "streamk"),
 ]
 
-# The decode family (src/kernels/decode_gemm.cuh): 128 weight rows per CTA, N up to tile_n tokens,
-# split-K across a thread-block cluster. One entry per token bucket so registers match N.
-DECODE_TOKENS = [8, 16, 32, 64]
+# The decode family (src/kernels/decode_gemm.cuh): TMA-fed warp-specialised kernels for small N,
+# split-K across a thread-block cluster. (tile_m, tile_n) pairs: N up to tile_n tokens; 256-row tiles
+# for layers with enough row tiles to fill the GPU without splitting K, 128-row tiles otherwise.
+# tile_k is the K depth of one pipeline stage.
+DECODE_TILES = [(128, 8), (128, 16), (128, 32), (128, 64), (256, 8), (256, 16)]
 
 ENTRIES = [
     Entry("cutlass", w, a, tm, tn, 64, cm, sched)
@@ -58,8 +60,8 @@ ENTRIES = [
     for a in ACTS
     for (tm, tn, cm, sched) in CUTLASS_TILES
 ] + [
-    Entry("decode", w, a, 128, tn, 16, 1, "clusterk")
+    Entry("decode", w, a, tm, tn, 64, 1, "clusterk")
     for w in WEIGHTS
     for a in ACTS
-    for tn in DECODE_TOKENS
+    for (tm, tn) in DECODE_TILES
 ]

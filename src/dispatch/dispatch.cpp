@@ -49,11 +49,17 @@ namespace {
 // N padding inside a tile. Small-N problems are memory-bound: any tile reads the weight once, so
 // the narrowest tile that covers N wins; large N is compute-bound and prefers wide tiles.
 double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count) {
-  // Measured on the H100 (bench/results/h100-sxm.jsonl, impl "kernel"): with the packed layout the
-  // stock stream-K collectives beat the current decode kernels at every N on the bench layers (e.g.
-  // 70b.gate_up N=1: 117 us vs 244 us), so decode kernels are a last resort: they run what no
-  // CUTLASS entry can (group size 32), narrowest bucket first.
-  if (std::string(e.family) == "decode") return 1.0e6 + e.tile_n;
+  if (std::string(e.family) == "decode") {
+    // Measured on the H100 (bench/NOTES.md, decode v5): for N <= 16 the decode family beats every
+    // stock entry on the bench layers (70b.gate_up N=16: 96 us vs 117 us; reported case 15.6 vs
+    // 19.3 us); for wider N the stock tiles win, and decode entries only run what they cannot
+    // (group size 32). Within the family: the narrowest token bucket, 256-row tiles when the row
+    // tiles alone give every SM a CTA (no split-K needed), 128-row tiles otherwise.
+    const bool preferred = e.tile_n <= 16;
+    const bool wide_rows = p.m / 256 >= sm_count;
+    const bool tile_fits = (e.tile_m == 256) == wide_rows;
+    return (preferred ? 1.0 : 1.0e6) + (tile_fits ? 0.0 : 0.5) + e.tile_n / 64.0;
+  }
   const double n = double(std::max<int64_t>(p.n, 1));
   const double tiles_m = std::ceil(double(p.m) / e.tile_m);
   const double tiles_n = std::ceil(n / e.tile_n);

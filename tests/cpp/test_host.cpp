@@ -59,11 +59,19 @@ static void test_dispatch() {
   p.m = 3584; p.n = 16; p.k = 8192; p.group_size = 64;
   p.weight = WeightType::S4; p.act = ActType::F16;
   Selection s = select_kernel(p, 132);
-  // Small N: the narrowest CUTLASS tile if built (fastest measured), else the narrowest decode bucket.
-  const char* want = find_entry("cutlass_s4_f16_128x16x64_c1x1_streamk") ? "cutlass_s4_f16_128x16x64_c1x1_streamk"
-                     : find_entry("decode_s4_f16_128x16x16_c1x1_clusterk") ? "decode_s4_f16_128x16x16_c1x1_clusterk"
+  // Small N: the narrowest 128-row decode bucket if built (fastest measured), else the narrowest
+  // CUTLASS tile.
+  const char* want = find_entry("decode_s4_f16_128x16x64_c1x1_clusterk") ? "decode_s4_f16_128x16x64_c1x1_clusterk"
+                     : find_entry("cutlass_s4_f16_128x16x64_c1x1_streamk") ? "cutlass_s4_f16_128x16x64_c1x1_streamk"
                                                                              : nullptr;
   if (want) EXPECT(s.entry && std::string(s.entry->name) == want, "N=16 picks %s", s.entry ? s.entry->name : s.reason.c_str());
+  // A layer with enough 256-row tiles for every SM takes the 256-row decode tile.
+  GemmProblem tall = p;
+  tall.m = 57344;
+  Selection st = select_kernel(tall, 132);
+  if (find_entry("decode_s4_f16_256x16x64_c1x1_clusterk"))
+    EXPECT(st.entry && std::string(st.entry->name) == "decode_s4_f16_256x16x64_c1x1_clusterk", "M=57344 N=16 picks %s",
+           st.entry ? st.entry->name : st.reason.c_str());
   // Large N: never a decode kernel.
   GemmProblem big = p;
   big.n = 4096;

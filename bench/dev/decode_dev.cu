@@ -1,0 +1,244 @@
+// Development harness for the decode family (not part of the package): checks configurations of
+// decode_kernel against a naive fp32 reference and times them with weights streamed from HBM, so
+// one nvcc compile on the GPU machine explores many variants. Build and run (on the H100):
+//   nvcc -std=c++17 -O3 -arch=sm_90a -Isrc -o /tmp/decode_dev bench/dev/decode_dev.cu && /tmp/decode_dev
+// Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "kernels/decode_gemm.cuh"
+
+using namespace mixgemm;
+using namespace mixgemm::decode;
+
+#define CK(x)                                                                              \
+  do {                                                                                     \
+    cudaError_t e_ = (x);                                                                  \
+    if (e_ != cudaSuccess) {                                                               \
+      std::printf("CUDA error %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
+      std::exit(1);                                                                        \
+    }                                                                                      \
+  } while (0)
+
+__device__ uint32_t hash32(uint64_t i, uint32_t seed) {
+  uint64_t z = i * 0x9E3779B97F4A7C15ull + seed * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return uint32_t(z ^ (z >> 31));
+}
+__device__ float unit(uint64_t i, uint32_t seed) { return (hash32(i, seed) >> 8) * (1.0f / 16777216.0f); }
+
+__global__ void fill_bytes(unsigned char* p, size_t n, uint32_t seed) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
+    p[i] = hash32(i, seed) & 0xFF;
+}
+template <class T>
+__global__ void fill_act(T* p, size_t n, uint32_t seed, float lo, float hi) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
+    p[i] = T(lo + (hi - lo) * unit(i, seed));
+}
+// zeros z' = -s * z with integer z in [0, 15]
+template <class T>
+__global__ void make_zeros(T* z, const T* s, size_t n, uint32_t seed) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
+    z[i] = T(-float(s[i]) * float(hash32(i, seed) % 16));
+}
+
+// Integer value at (m, k) of the packed layout (independent re-derivation of weight_layout.cuh).
+__device__ int packed_value(const unsigned char* w, int m, int k, int M, int bits, bool is_signed) {
+  const int bi = m / 16, bj = k / 16, ri = m % 16, ci = k % 16;
+  const int lane = (ri % 8) * 4 + (ci % 8) / 2;
+  const int idx = (ci % 2) + 2 * (ri >= 8) + 4 * (ci >= 8);   // A-fragment value index 0..7
+  const size_t block = size_t(bi) + size_t(M / 16) * bj;
+  if (bits == 4) {
+    const int slot = (idx % 2 == 0) ? idx / 2 : 4 + idx / 2;   // v0 v2 v4 v6 v1 v3 v5 v7
+    const size_t nib = block * 256 + lane * 8 + slot;
+    int v = (w[nib / 2] >> (4 * (nib % 2))) & 0xF;
+    return is_signed ? (v ^ 8) - 8 : v;
+  }
+  const int map[4] = {0, 2, 1, 3};   // v0 v2 v1 v3 per 32-bit half
+  const int slot = (idx / 4) * 4 + map[idx % 4];
+  return int(static_cast<const signed char*>(static_cast<const void*>(w))[block * 256 + lane * 8 + slot]);
+}
+
+template <class T>
+__global__ void reference(const unsigned char* w, const T* s, const T* z, const T* x, float* y, int M, int N, int K,
+                          int g, int bits, bool is_signed) {
+  const int m = blockIdx.x * blockDim.x + threadIdx.x, n = blockIdx.y;
+  if (m >= M) return;
+  float acc = 0.f;
+  for (int k = 0; k < K; ++k) {
+    const float sc = float(s[size_t(k / g) * M + m]);
+    float wv = sc * packed_value(w, m, k, M, bits, is_signed);
+    if (z) wv += float(z[size_t(k / g) * M + m]);
+    acc += float(x[size_t(n) * K + k]) * wv;
+  }
+  y[size_t(n) * M + m] = acc;
+}
+
+struct Shape {
+  const char* name;
+  int m, k, g;
+};
+
+template <class Act>
+struct Problem {
+  int M, K, G, copies;
+  size_t wbytes, sn;
+  std::vector<unsigned char*> w;
+  std::vector<Act*> s, z;
+  Act* x;
+  Act* y;
+  float* ref;
+};
+
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST>
+void run_config(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
+  using L = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST>;
+  const int M = sh.m, K = sh.k, G = sh.g;
+  const size_t wbytes = size_t(M) * K * Bits / 8, sn = size_t(K / G) * M;
+  const size_t per = wbytes + sn * 2 * (Zero ? 2 : 1);
+  const int copies = time_it ? int(std::max<size_t>(1, (256ull << 20) / per + 1)) : 1;
+  std::vector<unsigned char*> w(copies);
+  std::vector<Act*> s(copies), z(copies, nullptr);
+  for (int c = 0; c < copies; ++c) {
+    CK(cudaMalloc(&w[c], wbytes));
+    CK(cudaMalloc(&s[c], sn * sizeof(Act)));
+    fill_bytes<<<1024, 256>>>(w[c], wbytes, 11 + c);
+    fill_act<Act><<<1024, 256>>>(s[c], sn, 23 + c, -0.02f, 0.02f);
+    if (Zero) {
+      CK(cudaMalloc(&z[c], sn * sizeof(Act)));
+      make_zeros<Act><<<1024, 256>>>(z[c], s[c], sn, 31 + c);
+    }
+  }
+  Act *x, *y;
+  float* ref;
+  CK(cudaMalloc(&x, size_t(N) * K * sizeof(Act)));
+  CK(cudaMalloc(&y, size_t(N) * M * sizeof(Act)));
+  CK(cudaMalloc(&ref, size_t(N) * M * sizeof(float)));
+  fill_act<Act><<<1024, 256>>>(x, size_t(N) * K, 7, -1.f, 1.f);
+  reference<Act><<<dim3((M + 127) / 128, N), 128>>>(w[0], s[0], z[0], x, ref, M, N, K, G, Bits, Signed);
+  CK(cudaMemset(y, 0xFF, size_t(N) * M * sizeof(Act)));   // NaN poison
+  Params p{};
+  p.w = w[0];
+  p.scales = s[0];
+  p.zeros = z[0];
+  p.x = x;
+  p.bias = nullptr;
+  p.y = y;
+  p.m = M;
+  p.n = N;
+  p.k = K;
+  p.group = G;
+  int dev = 0, sms = 0;
+  CK(cudaGetDevice(&dev));
+  CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+  L::launch(p, dev, sms, 0, splits_req);
+  CK(cudaDeviceSynchronize());
+  std::vector<Act> hy(size_t(N) * M);
+  std::vector<float> hr(size_t(N) * M);
+  CK(cudaMemcpy(hy.data(), y, hy.size() * sizeof(Act), cudaMemcpyDeviceToHost));
+  CK(cudaMemcpy(hr.data(), ref, hr.size() * sizeof(float), cudaMemcpyDeviceToHost));
+  double maxref = 0, maxerr = 0;
+  bool nan = false;
+  for (size_t i = 0; i < hy.size(); ++i) {
+    const double v = double(float(hy[i]));
+    if (v != v) nan = true;
+    maxref = std::max(maxref, double(std::abs(hr[i])));
+    maxerr = std::max(maxerr, std::abs(v - hr[i]));
+  }
+  const double rel = maxerr / std::max(maxref, 1e-30);
+  const int64_t tiles = (M + L::G::kTileM - 1) / L::G::kTileM;
+  const int chosen = splits_req > 0 ? splits_req : choose_splits(tiles, K, sms);
+  double us = 0;
+  if (time_it) {
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    std::vector<float> t;
+    const int iters = 40;
+    for (int rep = 0; rep < 7; ++rep) {
+      CK(cudaEventRecord(e0));
+      for (int i = 0; i < iters; ++i) {
+        const int c = (rep * iters + i) % copies;
+        p.w = w[c];
+        p.scales = s[c];
+        p.zeros = z[c];
+        L::launch(p, dev, sms, 0, splits_req);
+      }
+      CK(cudaEventRecord(e1));
+      CK(cudaEventSynchronize(e1));
+      float ms;
+      CK(cudaEventElapsedTime(&ms, e0, e1));
+      t.push_back(ms * 1000.f / iters);
+    }
+    std::sort(t.begin(), t.end());
+    us = t[t.size() / 2];
+  }
+  const double bytes = double(per) + double(N) * K * 2 + double(N) * M * 2;
+  std::printf("%-28s %-14s N=%-3d splits=%d(%s) ctas/sm=%d  err=%.2e%s  %8.2f us  %7.0f GB/s\n", label, sh.name, N,
+              chosen, splits_req > 0 ? "set" : "auto", L::ctas_per_sm(dev), rel, nan ? " NaN!" : (rel > 1e-2 ? " BAD" : ""),
+              us, time_it ? bytes / us * 1e-3 : 0.0);
+  std::fflush(stdout);
+  for (int c = 0; c < copies; ++c) {
+    CK(cudaFree(w[c]));
+    CK(cudaFree(s[c]));
+    if (z[c]) CK(cudaFree(z[c]));
+  }
+  CK(cudaFree(x));
+  CK(cudaFree(y));
+  CK(cudaFree(ref));
+}
+
+int main(int argc, char** argv) {
+  const std::string only = argc > 1 ? argv[1] : "";
+  const Shape reported{"reported", 3584, 8192, 64}, gate_up{"70b.gate_up", 57344, 8192, 128},
+      down{"70b.down", 8192, 28672, 128}, o8b{"8b.o", 4096, 4096, 128},
+      small32{"g32.small", 1040, 2048, 32};
+  const Shape perf[] = {reported, gate_up, down, o8b};
+  // correctness across types and odd sizes (M not a multiple of the tile, group 32, N below the bucket)
+  run_config<__half, 4, true, false, 2, 4, 2, 8>("s4 f16 nt2 cw4 r2 st8", small32, 13, 0, false);
+  run_config<__half, 4, false, true, 2, 4, 2, 8>("u4 f16 nt2 cw4 r2 st8", small32, 16, 0, false);
+  run_config<__half, 8, true, false, 2, 4, 2, 8>("s8 f16 nt2 cw4 r2 st8", small32, 9, 0, false);
+  run_config<__nv_bfloat16, 4, true, false, 2, 4, 2, 8>("s4 bf16 nt2 cw4 r2 st8", small32, 16, 0, false);
+  run_config<__nv_bfloat16, 4, false, true, 1, 4, 2, 8>("u4 bf16 nt1 cw4 r2 st8", small32, 1, 0, false);
+  run_config<__nv_bfloat16, 8, true, false, 8, 4, 2, 4>("s8 bf16 nt8 cw4 r2 st4", small32, 61, 0, false);
+  run_config<__half, 4, true, false, 2, 4, 2, 8>("s4 f16 nt2 cw4 r2 st8", small32, 16, 3, false);
+  const Shape g128{"g128.odd", 1040, 2048, 128}, perchan{"perchannel", 1040, 2048, 2048};
+  run_config<__half, 4, true, false, 2, 4, 2, 8>("s4 f16 nt2 cw4 r2 st8", g128, 16, 3, false);
+  run_config<__half, 4, false, true, 2, 4, 2, 8>("u4 f16 nt2 cw4 r2 st8", g128, 11, 3, false);
+  run_config<__half, 4, true, false, 1, 4, 2, 8>("s4 f16 nt1 cw4 r2 st8", perchan, 1, 5, false);
+  run_config<__nv_bfloat16, 4, true, false, 4, 4, 2, 8>("s4 bf16 nt4 cw4 r2 st8", g128, 30, 0, false);
+  if (only == "check") return 0;
+  if (only == "ncu") {   // one launch each after a warm-up, for: ncu -k regex:decode_kernel --launch-skip ...
+    run_config<__half, 4, true, false, 2, 8, 2, 6>("s4 f16 nt2 cw8 r2 st6", gate_up, 16, 0, false);
+    run_config<__half, 4, true, false, 2, 4, 2, 8>("s4 f16 nt2 cw4 r2 st8", reported, 16, 1, false);
+    return 0;
+  }
+  // speed: N = 16 variants
+  for (const Shape& sh : perf) {
+    run_config<__half, 4, true, false, 2, 4, 2, 8>("s4 f16 nt2 cw4 r2 st8", sh, 16, 0, true);
+    run_config<__half, 4, true, false, 2, 8, 1, 8>("s4 f16 nt2 cw8 r1 st8", sh, 16, 0, true);
+    run_config<__half, 4, true, false, 2, 8, 2, 6>("s4 f16 nt2 cw8 r2 st6", sh, 16, 0, true);
+    run_config<__half, 4, true, false, 2, 4, 4, 6>("s4 f16 nt2 cw4 r4 st6", sh, 16, 0, true);
+    run_config<__half, 4, true, false, 2, 4, 1, 12>("s4 f16 nt2 cw4 r1 st12", sh, 16, 0, true);
+    run_config<__half, 4, true, false, 2, 4, 2, 12>("s4 f16 nt2 cw4 r2 st12", sh, 16, 0, true);
+    run_config<__half, 4, true, false, 1, 4, 2, 8>("s4 f16 nt1 cw4 r2 st8", sh, 1, 0, true);
+    run_config<__half, 4, true, false, 1, 4, 4, 8>("s4 f16 nt1 cw4 r4 st8", sh, 1, 0, true);
+    run_config<__half, 4, true, false, 1, 8, 2, 8>("s4 f16 nt1 cw8 r2 st8", sh, 1, 0, true);
+    run_config<__half, 4, true, false, 4, 4, 2, 8>("s4 f16 nt4 cw4 r2 st8", sh, 32, 0, true);
+    run_config<__half, 4, true, false, 4, 4, 4, 6>("s4 f16 nt4 cw4 r4 st6", sh, 32, 0, true);
+    run_config<__half, 4, true, false, 8, 4, 2, 6>("s4 f16 nt8 cw4 r2 st6", sh, 64, 0, true);
+    run_config<__half, 4, true, false, 8, 8, 1, 6>("s4 f16 nt8 cw8 r1 st6", sh, 64, 0, true);
+    run_config<__half, 4, true, false, 8, 4, 1, 8>("s4 f16 nt8 cw4 r1 st8", sh, 64, 0, true);
+    run_config<__half, 4, false, true, 2, 4, 2, 8>("u4 f16 nt2 cw4 r2 st8", sh, 16, 0, true);
+    run_config<__half, 8, true, false, 2, 4, 2, 8>("s8 f16 nt2 cw4 r2 st8", sh, 16, 0, true);
+  }
+  // split sweep for the default N=16 configuration
+  for (const Shape& sh : {reported, gate_up, down})
+    for (int sp = 1; sp <= 8; ++sp) run_config<__half, 4, true, false, 2, 8, 2, 6>("s4 f16 nt2 cw8 r2 st6", sh, 16, sp, true);
+  return 0;
+}
