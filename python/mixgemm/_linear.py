@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import threading
 from typing import Any, Dict, List, Optional
 
@@ -87,6 +88,10 @@ def linear(x: Any, qw: QuantizedWeight, bias: Any = None, out: Any = None, strea
     """
     if not isinstance(qw, QuantizedWeight):
         raise TypeError(f"qw must be a mixgemm.QuantizedWeight, got {type(qw).__name__}")
+    if stream is None and kernel is None:
+        y = _torch_fast_path(x, qw, bias, out)
+        if y is not None:
+            return y
     dev = qw.validate()
     m, k = qw.shape
     fw = io.framework_of(x)
@@ -160,3 +165,67 @@ def linear(x: Any, qw: QuantizedWeight, bias: Any = None, out: Any = None, strea
     if fw == "jax":
         io.synchronize(fw, s, dev)   # the jax inputs may be freed once we return
     return io.to_framework(fw, y)
+
+
+_TORCH_ACT = {}   # act dtype name -> torch dtype, filled on first use
+
+
+def _weight_signature(qw: QuantizedWeight) -> tuple:
+    """What must not change for a cached validation of qw to stay valid (torch tensors: storage,
+    shape and dtype of each array; swapping `.data` or resizing in place changes it)."""
+    sig = []
+    for a in (qw.packed, qw.scales, qw.zeros):
+        sig += (None, None, None) if a is None else (a.data_ptr(), a.shape, a.dtype)
+    return tuple(sig)
+
+
+def _torch_fast_path(x: Any, qw: QuantizedWeight, bias: Any, out: Any) -> Any:
+    """The common eager call from PyTorch with as little Python as possible: torch arrays only, the
+    current stream, no act-order, a weight validated before (cached on the weight with the signature
+    of its arrays) and a problem whose kernel choice is cached. Returns None, without side effects,
+    whenever anything is unusual, so that the general path runs (and raises its precise errors)."""
+    torch = sys.modules.get("torch")
+    if torch is None or type(x) is not torch.Tensor or qw.act_perm is not None:
+        return None
+    raw_stream = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+    if raw_stream is None:
+        return None
+    if type(qw.packed) is not torch.Tensor or type(qw.scales) is not torch.Tensor:
+        return None
+    if qw.zeros is not None and type(qw.zeros) is not torch.Tensor:
+        return None
+    cached = qw.__dict__.get("_mixgemm_validated")
+    sig = _weight_signature(qw)
+    if cached is None or cached[0] != sig:
+        try:
+            dev = qw.validate()
+        except (TypeError, ValueError):
+            return None
+        object.__setattr__(qw, "_mixgemm_validated", (sig, dev))   # frozen dataclass: a private cache
+    else:
+        dev = cached[1]
+    act = _TORCH_ACT.get(qw.act_dtype)
+    if act is None:
+        act = _TORCH_ACT.setdefault(qw.act_dtype, getattr(torch, qw.act_dtype))
+    m, k = qw.shape
+    if not x.is_cuda or x.dtype != act or x.dim() < 1 or x.shape[-1] != k or not x.is_contiguous():
+        return None
+    if x.get_device() != dev or x.data_ptr() % 16:
+        return None
+    out_shape = x.shape[:-1] + (m,)
+    for t, shape in ((bias, (m,)), (out, out_shape)):
+        if t is not None and (type(t) is not torch.Tensor or not t.is_cuda or t.get_device() != dev or
+                              t.dtype != act or t.shape != shape or not t.is_contiguous() or t.data_ptr() % 16):
+            return None
+    n = x.numel() // k if k else 0
+    hit = _selection_cache.get((m, n, k, qw.group_size, qw.weight, qw.act_dtype, bias is not None, None, dev))
+    if hit is None:
+        return None
+    name, ws_bytes = hit
+    y = out if out is not None else torch.empty(out_shape, dtype=act, device=x.device)
+    ws = torch.empty(ws_bytes, dtype=torch.uint8, device=x.device) if ws_bytes else None
+    _C.gemm_ptr(name, qw.packed.data_ptr(), qw.scales.data_ptr(), qw.zeros.data_ptr() if qw.zeros is not None else 0,
+                x.data_ptr(), bias.data_ptr() if bias is not None else 0, y.data_ptr(),
+                ws.data_ptr() if ws is not None else 0, ws_bytes, m, n, k, qw.group_size, WEIGHT_CODES[qw.weight],
+                ACT_CODES[qw.act_dtype], dev, raw_stream(dev))
+    return y

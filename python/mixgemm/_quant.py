@@ -112,6 +112,10 @@ class QuantizedWeight:
                         ("qw.act_perm", self.act_perm)):
             if a is not None and io.cuda_device(a, name) != dev:
                 raise ValueError(f"{name} is on cuda:{io.cuda_device(a, name)}, expected cuda:{dev} like qw.packed")
+        # The kernels read these arrays with TMA copies, which need 16-byte aligned base addresses.
+        for name, a in (("qw.packed", self.packed), ("qw.scales", self.scales), ("qw.zeros", self.zeros)):
+            if a is not None and io.data_ptr(a) % 16:
+                raise ValueError(f"{name} must be 16-byte aligned (a sliced view may not be; copy it)")
         return dev
 
     def state_dict(self) -> dict:
