@@ -50,7 +50,7 @@ CUTLASS_TILES = [
 
 # The decode family (src/kernels/decode_gemm.cuh): TMA-fed warp-specialised kernels for small N,
 # split-K across a thread-block cluster. (tile_m, tile_n) pairs: N up to tile_n tokens; 256-row tiles
-# for layers with enough row tiles to fill the GPU without splitting K, 128-row tiles otherwise.
+# for large weights, 128-row tiles for small ones (dispatch.cpp has the measured rule).
 # tile_k is the K depth of one pipeline stage.
 DECODE_TILES = [(128, 8), (128, 16), (128, 32), (128, 64), (256, 8), (256, 16)]
 

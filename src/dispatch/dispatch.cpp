@@ -53,10 +53,12 @@ double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count) 
     // Measured on the H100 (bench/NOTES.md, decode v5): for N <= 16 the decode family beats every
     // stock entry on the bench layers (70b.gate_up N=16: 96 us vs 117 us; reported case 15.6 vs
     // 19.3 us); for wider N the stock tiles win, and decode entries only run what they cannot
-    // (group size 32). Within the family: the narrowest token bucket, 256-row tiles when the row
-    // tiles alone give every SM a CTA (no split-K needed), 128-row tiles otherwise.
+    // (group size 32). Within the family: the narrowest token bucket; 256-row tiles (8 consumer
+    // warps) for weights of 80M+ elements, 128-row tiles below. Measured at N=16 (us, 128 vs 256
+    // rows): 8b.o 13.5/18.8, 8b.down 24.9/32.1, 70b.o (67M) 29.4/31.7, 70b.qkv (84M) 35.6/32.0,
+    // 70b.down 81.3/61.9, 70b.gate_up 146/99.
     const bool preferred = e.tile_n <= 16;
-    const bool wide_rows = p.m / 256 >= sm_count;
+    const bool wide_rows = double(p.m) * double(p.k) >= 80.0e6;
     const bool tile_fits = (e.tile_m == 256) == wide_rows;
     return (preferred ? 1.0 : 1.0e6) + (tile_fits ? 0.0 : 0.5) + e.tile_n / 64.0;
   }
