@@ -5,7 +5,7 @@
 # SANITIZE_KERNELS) at on-tile and off-tile shapes, with mixgemm's own kernels the only ones launched
 # (data is copied from the host; see the driver's docstring). Logs go to $OUT/sanitize/<tool>.log
 # (sanitizer report) and $OUT/sanitize/<tool>.driver.txt (one line per launch); a summary table is
-# printed and written to $OUT/sanitize/summary.txt. Exit code 1 if any tool reported an error, the
+# printed and appended to $OUT/sanitize/summary.txt. Exit code 1 if any tool reported an error, the
 # driver failed, or a tool timed out.
 #
 # Usage, from the repository root with mixgemm importable (e.g. after bench/gpu_check.sh's build step):
@@ -44,9 +44,10 @@ if [ -z "$CS" ]; then echo "compute-sanitizer not found (set COMPUTE_SANITIZER)"
 export PYTORCH_NO_CUDA_MEMORY_CACHING=1
 export PYTHONUNBUFFERED=1
 
-summary="$LOGDIR/summary.txt"
+summary="$LOGDIR/summary.txt"     # appended to, so that tools run one per invocation add up
+echo "# $(date -u +%FT%TZ) tools='$TOOLS' kernels='$KERNELS'" >> "$summary"
 printf "%-10s %8s %9s %7s %9s %10s %7s  %s\n" tool entries launches errors warnings driver_rc time_s log |
-  tee "$summary"
+  tee -a "$summary"
 status=0
 for tool in $TOOLS; do
   shapes=${SANITIZE_SHAPES:-$([ "$tool" = racecheck ] && echo small || echo full)}
