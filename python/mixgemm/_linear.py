@@ -133,6 +133,11 @@ def linear(x: Any, qw: QuantizedWeight, bias: Any = None, out: Any = None, strea
     for name, arr in (("x", x), ("bias", bias), ("out", out)):
         if arr is not None and io.data_ptr(arr) % 16:
             raise ValueError(f"{name} must be 16-byte aligned (a sliced view may not be; call .contiguous())")
+    if out is not None:
+        # Kernels read x and bias while other CTAs already write out: no in-place calls.
+        for name, arr in (("x", x), ("bias", bias)):
+            if arr is not None and _overlaps(out, arr):
+                raise ValueError(f"out must not overlap {name} (in-place linear is not supported)")
     name, ws_bytes = _select(qw, n, bias is not None, kernel, dev)
     s = io.resolve_stream(stream, fw, dev)
     if qw.act_perm is not None:
@@ -172,10 +177,11 @@ _TORCH_ACT = {}   # act dtype name -> torch dtype, filled on first use
 
 def _weight_signature(qw: QuantizedWeight) -> tuple:
     """What must not change for a cached validation of qw to stay valid (torch tensors: storage,
-    shape and dtype of each array; swapping `.data` or resizing in place changes it)."""
+    shape, dtype and strides of each array; swapping `.data`, resizing or restriding in place
+    changes it)."""
     sig = []
     for a in (qw.packed, qw.scales, qw.zeros):
-        sig += (None, None, None) if a is None else (a.data_ptr(), a.shape, a.dtype)
+        sig += (None, None, None, None) if a is None else (a.data_ptr(), a.shape, a.dtype, a.stride())
     return tuple(sig)
 
 
@@ -217,6 +223,13 @@ def _torch_fast_path(x: Any, qw: QuantizedWeight, bias: Any, out: Any) -> Any:
         if t is not None and (type(t) is not torch.Tensor or not t.is_cuda or t.get_device() != dev or
                               t.dtype != act or t.shape != shape or not t.is_contiguous() or t.data_ptr() % 16):
             return None
+    if out is not None:
+        o0 = out.data_ptr()
+        o1 = o0 + out.numel() * out.element_size()
+        for t in (x, bias):
+            if t is not None and t.data_ptr() < o1 and o0 < t.data_ptr() + t.numel() * t.element_size():
+                return None   # overlapping out: the general path refuses it
+
     n = x.numel() // k if k else 0
     hit = _selection_cache.get((m, n, k, qw.group_size, qw.weight, qw.act_dtype, bias is not None, None, dev))
     if hit is None:
@@ -229,3 +242,13 @@ def _torch_fast_path(x: Any, qw: QuantizedWeight, bias: Any, out: Any) -> Any:
                 ws.data_ptr() if ws is not None else 0, ws_bytes, m, n, k, qw.group_size, WEIGHT_CODES[qw.weight],
                 ACT_CODES[qw.act_dtype], dev, raw_stream(dev))
     return y
+
+
+def _nbytes(a: Any) -> int:
+    return math.prod(io.shape_of(a)) * (4 if io.dtype_name(a) == "float32" else 2)
+
+
+def _overlaps(a: Any, b: Any) -> bool:
+    """Whether two contiguous arrays share any byte of memory."""
+    pa, pb = io.data_ptr(a), io.data_ptr(b)
+    return pa < pb + _nbytes(b) and pb < pa + _nbytes(a)

@@ -116,7 +116,33 @@ class QuantizedWeight:
         for name, a in (("qw.packed", self.packed), ("qw.scales", self.scales), ("qw.zeros", self.zeros)):
             if a is not None and io.data_ptr(a) % 16:
                 raise ValueError(f"{name} must be 16-byte aligned (a sliced view may not be; copy it)")
+        self._check_device_values()
         return dev
+
+    def _check_device_values(self) -> None:
+        """Values the kernels trust: act_perm must be a permutation (an index past K would make the
+        gather fault and take the CUDA context down) and integer zero points must lie in 0..15 and
+        agree with the kernels' z' = -s*z. Device arrays are copied to the host for this once per
+        QuantizedWeight and array (cached on the object by the arrays' addresses, shapes and dtypes)."""
+        arrays = [a for a in (self.act_perm, self.zero_points) if a is not None and not ax.is_host(a)]
+        if not arrays:
+            return
+        sig = tuple((io.data_ptr(a), io.shape_of(a), io.dtype_name(a)) for a in arrays)
+        if self.__dict__.get("_mixgemm_values_checked") == sig:
+            return
+        k = self.shape[1]
+        if self.act_perm is not None and not np.array_equal(np.sort(ax.to_numpy(self.act_perm)), np.arange(k)):
+            raise ValueError(f"qw.act_perm must be a permutation of 0..{k - 1}")
+        if self.zero_points is not None:
+            z = ax.to_numpy(self.zero_points).astype(np.float32)
+            if z.size and z.max() > 15:
+                raise ValueError("qw.zero_points must lie in 0..15 for u4 weights")
+            s = ax.to_numpy(self.scales).astype(np.float32)
+            zp = ax.to_numpy(self.zeros).astype(np.float32)
+            # z' is -s*z rounded to fp16/bf16: relative error <= 2^-9; a zero point off by one is off by |s|.
+            if not np.all(np.abs(zp + s * z) <= np.abs(s * z) * 2.0 ** -7 + 1e-30):
+                raise ValueError("qw.zero_points disagree with qw.zeros (z' must be -scale * zero_point)")
+        object.__setattr__(self, "_mixgemm_values_checked", sig)   # frozen dataclass: a private cache
 
     def state_dict(self) -> dict:
         """A flat dict of arrays: "packed", "scales", "zeros" (u4 only), "zero_points" and "act_perm"
