@@ -288,8 +288,6 @@ def documented_kernel_accepts(entry: dict, m: int, n: int, k: int, g: int) -> bo
     if m <= 0 or k <= 0 or n < 0 or g <= 0 or k % g or m % 16 or k % 64:
         return False
     if entry["family"] == "decode":
-        if entry["tile_k"] == 16:      # decode v4 builds (before the TMA pipeline): any multiple of 32
-            return n <= entry["tile_n"] and g % 32 == 0
         return n <= entry["tile_n"] and (g == 32 or g % 64 == 0)
     return g == k or g % 64 == 0
 
