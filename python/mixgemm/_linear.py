@@ -140,6 +140,11 @@ def linear(x: Any, qw: QuantizedWeight, bias: Any = None, out: Any = None, strea
                 raise ValueError(f"out must not overlap {name} (in-place linear is not supported)")
     name, ws_bytes = _select(qw, n, bias is not None, kernel, dev)
     s = io.resolve_stream(stream, fw, dev)
+    if n == 0:   # no tokens: nothing to compute or launch (empty arrays may have null pointers)
+        if out is not None:
+            return out
+        with io.device_context(fw, dev):
+            return io.to_framework(fw, io.empty(fw, out_shape, qw.act_dtype, dev))
     if qw.act_perm is not None:
         # Act-order weight: its columns are stored group by group, so the kernel multiplies the
         # activations in that order; the gather runs on the launch stream (a temporary of x's size).
@@ -231,6 +236,8 @@ def _torch_fast_path(x: Any, qw: QuantizedWeight, bias: Any, out: Any) -> Any:
                 return None   # overlapping out: the general path refuses it
 
     n = x.numel() // k if k else 0
+    if n == 0:
+        return None
     hit = _selection_cache.get((m, n, k, qw.group_size, qw.weight, qw.act_dtype, bias is not None, None, dev))
     if hit is None:
         return None

@@ -725,9 +725,16 @@ def run_case(torch, case: Case) -> dict:
                 "wrong_shape": lambda: torch.cat([bias_vals, bias_vals[:16]]),
                 "cpu": lambda: bias_vals.cpu()}[case.bias_mode]()
     if case.tamper in INPLACE_TAMPERS:
-        # A first, valid call with the same arguments (it may cache the weight's validation and the
-        # kernel choice), then the weight's arrays are changed in place.
-        mixgemm.linear(xvals, qw0, bias=bias)
+        # A first call with the same arguments (it may cache the weight's validation and the kernel
+        # choice), then the weight's arrays are changed in place. If the untampered problem itself
+        # cannot run, that first call must already refuse it, and the tampered one is moot.
+        try:
+            mixgemm.linear(xvals, qw0, bias=bias)
+        except (TypeError, ValueError) as e:
+            torch.cuda.synchronize()
+            ok = case.expect in ("reject", "either")
+            return dict(ok=ok, outcome="rejected", kernel=None,
+                        msg=str(e)[:200] if ok else f"the untampered first call was refused: {str(e)[:200]}")
         torch.cuda.synchronize()
         qw, qw_ref = apply_tamper(torch, qw0, case.tamper, rng)
     x, _ = _make_x(torch, case, xvals, rng)
