@@ -74,7 +74,7 @@ for tool in $TOOLS; do
   launches=$(grep -c '^entry ' "$drv" 2>/dev/null); launches=${launches:-0}
   note=""
   if [ $rc -eq 124 ]; then note=" (TIMEOUT after ${TIMEOUT}s)"; fi
-  if ! grep -q "ERROR SUMMARY" "$log" 2>/dev/null; then note="$note (no sanitizer summary in the log)"; fi
+  if ! grep -q "ERROR SUMMARY\|RACECHECK SUMMARY" "$log" 2>/dev/null; then note="$note (no sanitizer summary in the log)"; fi
   printf "%-10s %8s %9s %7s %9s %10s %7s  %s%s\n" "$tool" "$entries" "$launches" "$errors" "$warnings" "$rc" \
     "$secs" "$log" "$note" | tee -a "$summary"
   if [ $rc -ne 0 ] || [ "${errors:-0}" -ne 0 ]; then
