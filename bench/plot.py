@@ -24,8 +24,11 @@ def main() -> None:
     ap.add_argument("--weight", default="s4")
     ap.add_argument("--act", default="float16")
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--commit", default=None, help="records of this commit (default: the file's last run)")
     args = ap.parse_args()
-    rows = [json.loads(l) for l in open(args.results)]
+    rows = [json.loads(l) for l in open(args.results) if l.strip()]
+    commit = args.commit or rows[-1]["commit"]
+    rows = [r for r in rows if r["commit"] == commit]
     rows = [r for r in rows if r["weight"] == args.weight and r["act"] == args.act and r["impl"] in STYLE]
     layers = list(dict.fromkeys(r["layer"] for r in rows))
     ceiling = max((r["gbps"] for r in rows if r["impl"] == "cublas_fp16" and r["N"] == 1), default=None)
@@ -53,7 +56,8 @@ def main() -> None:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     card = rows[0]["card"] if rows else "?"
-    fig.suptitle(f"{args.weight} weights, {args.act} activations on {card} (bytes: weights+scales+activations+output)")
+    fig.suptitle(f"{args.weight} weights, {args.act} activations on {card}, commit {commit} "
+                 "(bytes: weights+scales+activations+output)")
     fig.tight_layout()
     out = args.output or args.results.replace(".jsonl", f"-{args.weight}-{args.act}.png")
     fig.savefig(out, dpi=90)
