@@ -398,8 +398,13 @@ struct DecodeGemm {
   static_assert(TM == 128 || TM == 256, "decode tiles are 128 or 256 rows");
   using L = Launcher<Act, kBits, kSigned, kZero, NT, kCW, kR, kStages>;
 
+  // The widest bucket also runs any N, in chunks of kNPad tokens (each chunk streams the weight
+  // again): it is there for what no stock entry can run, e.g. group size 32 at prefill sizes.
+  static constexpr bool kChunksTokens = NT == 8;
+
   static std::string check(const GemmProblem& p) {
-    if (p.n > kNPad) return "N=" + std::to_string(p.n) + " exceeds this kernel's " + std::to_string(kNPad) + " tokens";
+    if (p.n > kNPad && !kChunksTokens)
+      return "N=" + std::to_string(p.n) + " exceeds this kernel's " + std::to_string(kNPad) + " tokens";
     if (p.m % 16 != 0) return "M (out_features) must be a multiple of 16";
     if (p.k % 64 != 0) return "K (in_features) must be a multiple of 64";
     if (p.group_size != 32 && p.group_size % 64 != 0) return "group_size must be 32 or a multiple of 64";
@@ -424,7 +429,12 @@ struct DecodeGemm {
     prm.k = int(p.k);
     prm.group = int(p.group_size);
     prm.k_chunk = 0;
-    L::launch(prm, a.device, a.sm_count, stream);
+    for (int64_t n0 = 0; n0 < p.n; n0 += kNPad) {
+      prm.n = int(std::min<int64_t>(kNPad, p.n - n0));
+      prm.x = static_cast<const Act*>(a.x) + n0 * p.k;
+      prm.y = static_cast<Act*>(a.y) + n0 * p.m;
+      L::launch(prm, a.device, a.sm_count, stream);
+    }
   }
 
   static constexpr KernelOps ops() { return KernelOps{&check, &workspace_size, &run}; }

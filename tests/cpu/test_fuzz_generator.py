@@ -22,8 +22,8 @@ def test_generator_is_deterministic_and_serializable():
 
 def test_expectations_follow_documented_constraints():
     """explain(kernel=name) accepts a problem exactly when the documented constraints say it can run:
-    M % 16, K % 64, K % group, group % 64 (or per-channel) for CUTLASS entries, group % 32 and
-    N <= tile_n for decode entries. The fuzz uses explain() as its oracle, so it must agree."""
+    M % 16, K % 64, K % group, group % 64 (or per-channel) for CUTLASS entries, group 32 or % 64 and
+    N <= tile_n (any N for the 64-token bucket) for decode entries. The fuzz uses explain() as its oracle, so it must agree."""
     rng = random.Random(SEED)
     mismatches = []
     for entry in ENTRIES:

@@ -287,8 +287,8 @@ def documented_kernel_accepts(entry: dict, m: int, n: int, k: int, g: int) -> bo
     """The constraints README/dispatch document, written independently of the library's own checks."""
     if m <= 0 or k <= 0 or n < 0 or g <= 0 or k % g or m % 16 or k % 64:
         return False
-    if entry["family"] == "decode":
-        return n <= entry["tile_n"] and (g == 32 or g % 64 == 0)
+    if entry["family"] == "decode":   # the widest bucket (64 tokens) runs any N in 64-token chunks
+        return (n <= entry["tile_n"] or entry["tile_n"] == 64) and (g == 32 or g % 64 == 0)
     return g == k or g % 64 == 0
 
 

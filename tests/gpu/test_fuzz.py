@@ -67,7 +67,7 @@ def _hostile_cases():
         add(**dict(base, batch=[0]), out_mode="ok")
         add(**dict(base, batch=[3, 0, 2]))
         add(**dict(base, group=32), out_mode="guarded")          # decode family only
-        add(**dict(base, group=32, batch=[65]), out_mode="ok")   # nothing runs group 32 above 64 tokens
+        add(**dict(base, group=32, batch=[65]), out_mode="ok")   # group 32 above 64 tokens: 64-token chunks
         add(**dict(base, group=None, batch=[2, 3]), bias_mode="ok", out_mode="guarded")   # per-channel
     return cases
 

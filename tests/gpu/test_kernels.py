@@ -29,6 +29,8 @@ def _shapes(entry):
         return SHAPES
     tn = entry["tile_n"]
     ns = sorted({1, max(1, tn // 2 + 1), tn})
+    if tn == 64:   # the widest bucket runs any N in 64-token chunks
+        ns += [130, 300]
     return [(m, k, ns[i % len(ns)]) for i, (m, k) in enumerate(DECODE_MK)] + [(1040, 512, n) for n in ns]
 
 
