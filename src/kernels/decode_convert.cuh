@@ -130,10 +130,5 @@ __device__ __forceinline__ void convert(const Word<8>& w, uint32_t (&a)[4]) {
   }
 }
 
-template <class Act>
-__device__ __forceinline__ float load_act(const void* p, int64_t i) {
-  return ActOps<Act>::to_float(static_cast<const Act*>(p)[i]);
-}
-
 }  // namespace decode
 }  // namespace mixgemm

@@ -1,7 +1,7 @@
 // Thin wrappers over the sm90 asynchronous-copy PTX the decode family uses: shared-memory mbarriers
-// (arrive / expect-tx / parity wait) and 1-D bulk copies global -> shared that complete on an mbarrier
-// (the "TMA" bulk path, which needs no tensor map). One thread can move many kilobytes per instruction,
-// so the warps that compute issue no copy instructions at all.
+// (arrive / expect-tx / parity wait), tensor-map (TMA) copies global -> shared that complete on an
+// mbarrier, and ldmatrix. One thread moves kilobytes per instruction, so the warps that compute issue
+// no copy instructions at all.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +17,7 @@ __device__ __forceinline__ void mbar_init(uint64_t* bar, uint32_t count) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(count) : "memory");
 }
 
-// Make barrier initialisation visible to the async proxy (bulk copies) and to the cluster.
+// Make barrier initialisation visible to the async proxy (TMA copies) and to the cluster.
 __device__ __forceinline__ void fence_barrier_init() {
   asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
 }
@@ -26,7 +26,7 @@ __device__ __forceinline__ void mbar_arrive(uint64_t* bar) {
   asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_addr(bar)) : "memory");
 }
 
-// Arrive once and announce `bytes` of bulk-copy traffic that must land before the phase completes.
+// Arrive once and announce `bytes` of TMA traffic that must land before the phase completes.
 __device__ __forceinline__ void mbar_arrive_expect_tx(uint64_t* bar, uint32_t bytes) {
   asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(bytes)
                : "memory");
@@ -55,25 +55,6 @@ __device__ __forceinline__ uint64_t l2_evict_first_policy() {
   uint64_t policy;
   asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(policy));
   return policy;
-}
-
-// Copy `bytes` (a multiple of 16; both addresses 16-byte aligned) from global to this CTA's shared
-// memory; completion is counted on `bar` as transaction bytes.
-__device__ __forceinline__ void bulk_copy_g2s(void* dst, const void* src, uint32_t bytes, uint64_t* bar) {
-  asm volatile(
-      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(
-          smem_addr(dst)),
-      "l"(src), "r"(bytes), "r"(smem_addr(bar))
-      : "memory");
-}
-
-__device__ __forceinline__ void bulk_copy_g2s_hint(void* dst, const void* src, uint32_t bytes, uint64_t* bar,
-                                                   uint64_t policy) {
-  asm volatile(
-      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1], %2, [%3], "
-      "%4;\n" ::"r"(smem_addr(dst)),
-      "l"(src), "r"(bytes), "r"(smem_addr(bar)), "l"(policy)
-      : "memory");
 }
 
 // Tensor-map ("TMA") copies: one instruction moves a whole 2-D/3-D box into shared memory; elements
