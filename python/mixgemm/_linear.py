@@ -177,9 +177,6 @@ def linear(x: Any, qw: QuantizedWeight, bias: Any = None, out: Any = None, strea
     return io.to_framework(fw, y)
 
 
-_TORCH_ACT = {}   # act dtype name -> torch dtype, filled on first use
-
-
 def _weight_signature(qw: QuantizedWeight) -> tuple:
     """What must not change for a cached validation of qw to stay valid (torch tensors: storage,
     shape, dtype and strides of each array; swapping `.data`, resizing or restriding in place
@@ -215,9 +212,7 @@ def _torch_fast_path(x: Any, qw: QuantizedWeight, bias: Any, out: Any) -> Any:
         object.__setattr__(qw, "_mixgemm_validated", (sig, dev))   # frozen dataclass: a private cache
     else:
         dev = cached[1]
-    act = _TORCH_ACT.get(qw.act_dtype)
-    if act is None:
-        act = _TORCH_ACT.setdefault(qw.act_dtype, getattr(torch, qw.act_dtype))
+    act = getattr(torch, qw.act_dtype)
     m, k = qw.shape
     if not x.is_cuda or x.dtype != act or x.dim() < 1 or x.shape[-1] != k or not x.is_contiguous():
         return None
@@ -229,11 +224,9 @@ def _torch_fast_path(x: Any, qw: QuantizedWeight, bias: Any, out: Any) -> Any:
                               t.dtype != act or t.shape != shape or not t.is_contiguous() or t.data_ptr() % 16):
             return None
     if out is not None:
-        o0 = out.data_ptr()
-        o1 = o0 + out.numel() * out.element_size()
-        for t in (x, bias):
-            if t is not None and t.data_ptr() < o1 and o0 < t.data_ptr() + t.numel() * t.element_size():
-                return None   # overlapping out: the general path refuses it
+        span = lambda t: (t.data_ptr(), t.numel() * t.element_size())   # noqa: E731
+        if any(t is not None and _ranges_overlap(span(out), span(t)) for t in (x, bias)):
+            return None   # overlapping out: the general path refuses it
 
     n = x.numel() // k if k else 0
     if n == 0:
@@ -251,11 +244,12 @@ def _torch_fast_path(x: Any, qw: QuantizedWeight, bias: Any, out: Any) -> Any:
     return y
 
 
-def _nbytes(a: Any) -> int:
-    return math.prod(io.shape_of(a)) * (4 if io.dtype_name(a) == "float32" else 2)
+def _ranges_overlap(a: tuple, b: tuple) -> bool:
+    """Whether two (address, bytes) memory ranges share any byte."""
+    return a[0] < b[0] + b[1] and b[0] < a[0] + a[1]
 
 
 def _overlaps(a: Any, b: Any) -> bool:
-    """Whether two contiguous arrays share any byte of memory."""
-    pa, pb = io.data_ptr(a), io.data_ptr(b)
-    return pa < pb + _nbytes(b) and pb < pa + _nbytes(a)
+    """Whether two contiguous arrays (of 16-bit activations) share any byte of memory."""
+    span = lambda t: (io.data_ptr(t), math.prod(io.shape_of(t)) * 2)   # noqa: E731
+    return _ranges_overlap(span(a), span(b))

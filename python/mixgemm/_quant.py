@@ -99,8 +99,8 @@ class QuantizedWeight:
             if not WEIGHT_HAS_ZERO[self.weight]:
                 raise ValueError(f"qw.zero_points must be None for {self.weight} weights (they have no zero point)")
             _check_layout(self.zero_points, "qw.zero_points", (groups, m), "uint8")
-            if ax.is_host(self.zero_points) and int(ax.to_numpy(self.zero_points).max(initial=0)) > 15:
-                raise ValueError("qw.zero_points must lie in 0..15 for u4 weights")
+            if ax.is_host(self.zero_points):
+                _check_zero_point_range(ax.to_numpy(self.zero_points))
         if self.act_perm is not None:
             _check_act_perm(self.act_perm, k)
 
@@ -130,13 +130,12 @@ class QuantizedWeight:
         sig = tuple((io.data_ptr(a), io.shape_of(a), io.dtype_name(a)) for a in arrays)
         if self.__dict__.get("_mixgemm_values_checked") == sig:
             return
-        k = self.shape[1]
-        if self.act_perm is not None and not np.array_equal(np.sort(ax.to_numpy(self.act_perm)), np.arange(k)):
-            raise ValueError(f"qw.act_perm must be a permutation of 0..{k - 1}")
+        if self.act_perm is not None:
+            _check_perm_values(ax.to_numpy(self.act_perm), self.shape[1])
         if self.zero_points is not None:
-            z = ax.to_numpy(self.zero_points).astype(np.float32)
-            if z.size and z.max() > 15:
-                raise ValueError("qw.zero_points must lie in 0..15 for u4 weights")
+            z = ax.to_numpy(self.zero_points)
+            _check_zero_point_range(z)
+            z = z.astype(np.float32)
             s = ax.to_numpy(self.scales).astype(np.float32)
             zp = ax.to_numpy(self.zeros).astype(np.float32)
             # z' is -s*z rounded to fp16/bf16: relative error <= 2^-9; a zero point off by one is off by |s|.
@@ -246,9 +245,19 @@ def _check_act_perm(a: Any, k: int) -> None:
         raise TypeError(f"qw.act_perm has dtype {io.dtype_name(a)}, expected int32 or int64")
     if not io.is_c_contiguous(a):
         raise ValueError("qw.act_perm must be C-contiguous")
-    # Values are checked where that costs no device synchronization (host arrays: state dicts, imports).
-    if ax.is_host(a) and not np.array_equal(np.sort(ax.to_numpy(a)), np.arange(k)):
+    # Values: here for host arrays (state dicts, imports); device arrays once, in validate().
+    if ax.is_host(a):
+        _check_perm_values(ax.to_numpy(a), k)
+
+
+def _check_perm_values(perm: np.ndarray, k: int) -> None:
+    if not np.array_equal(np.sort(perm), np.arange(k)):
         raise ValueError(f"qw.act_perm must be a permutation of 0..{k - 1}")
+
+
+def _check_zero_point_range(z: np.ndarray) -> None:
+    if int(z.max(initial=0)) > 15:
+        raise ValueError("qw.zero_points must lie in 0..15 for u4 weights")
 
 
 def _check_layout(a: Any, name: str, shape: tuple, dtype: str) -> None:

@@ -23,6 +23,8 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
+from . import _host
+
 AWQ_ORDER = (0, 2, 4, 6, 1, 3, 5, 7)   # nibble i of an AWQ word holds column 8c + AWQ_ORDER[i]
 
 Plain = Tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -142,8 +144,4 @@ def read_awq(qweight: Any, qzeros: Any, scales: Any) -> Plain:
 
 def dequantize_plain(q: np.ndarray, zero_points: np.ndarray, scales: np.ndarray) -> np.ndarray:
     """W[m, k] = scales[k // g, m] * (q[m, k] - zero_points[k // g, m]) in fp32."""
-    m, k = q.shape
-    g = k // scales.shape[0]
-    zz = np.repeat(zero_points.T.astype(np.float32), g, axis=1)
-    ss = np.repeat(scales.T.astype(np.float32), g, axis=1)
-    return ss * (q.astype(np.float32) - zz)
+    return _host.dequantize(np.asarray(q), np.asarray(scales), None, np.asarray(zero_points))
