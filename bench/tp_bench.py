@@ -58,6 +58,7 @@ def parse_args(argv=None):
     ap.add_argument("--eager", action="store_true", help="time eager calls instead of CUDA-graph replays")
     ap.add_argument("--no-single", action="store_true", help="skip the single-GPU baseline on rank 0")
     ap.add_argument("--out", default=None, help="append JSON lines to this file (rank 0 writes)")
+    ap.add_argument("--table", metavar="JSONL", help="print the summary of a results file and exit (no torchrun)")
     return ap.parse_args(argv)
 
 
@@ -245,25 +246,40 @@ def write_and_print(dist, records: List[dict], out: Optional[str]) -> None:
         with open(out, "a") as f:
             for r in flat:
                 f.write(json.dumps(r) + "\n")
+    for line in summary_lines(flat):
+        print(line, flush=True)
+
+
+def summary_lines(records: List[dict]) -> List[str]:
+    """One line per (weight, act, layer, N): the single-GPU call next to the layer on the slowest rank, its
+    GEMM and collective, the weight bytes each rank reads, and the GEMM's effective bandwidth."""
     keys = []
-    for r in flat:
-        key = (r["layer"], r["N"])
+    for r in records:
+        key = (r["weight"], r["act"], r["world_size"], r["layer"], r["N"])
         if key not in keys:
             keys.append(key)
+    lines = []
     for key in keys:
-        rs = [r for r in flat if (r["layer"], r["N"]) == key]
+        rs = [r for r in records if (r["weight"], r["act"], r["world_size"], r["layer"], r["N"]) == key]
         worst = lambda impl: max((r["us"] for r in rs if r["impl"] == impl), default=float("nan"))   # noqa: E731
-        single = worst("single_gpu")
-        layer_us = worst("layer")
+        single, layer_us, gemm = worst("single_gpu"), worst("layer"), worst("local_gemm")
+        rank_mb = max((r["weight_bytes"] for r in rs if r["impl"] == "local_gemm"), default=0) / 1e6
+        single_mb = max((r["weight_bytes"] for r in rs if r["impl"] == "single_gpu"), default=0) / 1e6
         first = rs[0]
-        print(f"{first['layer']:<20} {first['mode']:<6} N={first['N']:<4} world={first['world_size']} | "
-              f"single {single:8.1f} us | layer {layer_us:8.1f} us (slowest rank) = gemm {worst('local_gemm'):7.1f} "
-              f"+ collective {worst('collective'):6.1f} | speedup {single / layer_us:5.2f}x | "
-              f"{first['timing']}", flush=True)
+        lines.append(
+            f"{first['weight']}/{first['act']:<8} {first['layer']:<19} {first['mode']:<6} N={first['N']:<4} "
+            f"world={first['world_size']} | single {single:7.1f} us {single_mb:6.1f} MB | layer {layer_us:7.1f} us "
+            f"(slowest rank) = gemm {gemm:6.1f} us {rank_mb:6.1f} MB/rank {rank_mb / gemm:4.2f} TB/s "
+            f"+ collective {worst('collective'):5.1f} us | speedup {single / layer_us:4.2f}x | {first['timing']}")
+    return lines
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.table:
+        with open(args.table) as f:
+            print("\n".join(summary_lines([json.loads(line) for line in f if line.strip()])))
+        return 0
     tokens = [int(t) for t in args.tokens.split(",") if t]
     torch, dist = init_distributed()
     layers = layers_from_args(args)
