@@ -2,6 +2,7 @@
 // decode_kernel against a naive fp32 reference and times them with weights streamed from HBM, so
 // one nvcc compile on the GPU machine explores many variants. Build and run (on the H100):
 //   nvcc -std=c++17 -O3 -arch=sm_90a -Isrc -o /tmp/decode_dev bench/dev/decode_dev.cu && /tmp/decode_dev
+// Modes: (none) check + speed sweep, check, ncu, u4 (uint4 vs int4 timings).
 // Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
 #include <algorithm>
 #include <cstdio>
@@ -198,7 +199,6 @@ int main(int argc, char** argv) {
   const Shape reported{"reported", 3584, 8192, 64}, gate_up{"70b.gate_up", 57344, 8192, 128},
       down{"70b.down", 8192, 28672, 128}, o8b{"8b.o", 4096, 4096, 128},
       small32{"g32.small", 1040, 2048, 32};
-  const Shape perf[] = {reported, gate_up, down, o8b};
   // correctness across types and odd sizes (M not a multiple of the tile, group 32, N below the bucket)
   run_config<__half, 4, true, false, 2, 4, 2, 8>("s4 f16 nt2 cw4 r2 st8", small32, 13, 0, false);
   run_config<__half, 4, false, true, 2, 4, 2, 8>("u4 f16 nt2 cw4 r2 st8", small32, 16, 0, false);
@@ -213,15 +213,32 @@ int main(int argc, char** argv) {
   run_config<__half, 4, true, false, 1, 4, 2, 8>("s4 f16 nt1 cw4 r2 st8", perchan, 1, 5, false);
   run_config<__nv_bfloat16, 4, true, false, 4, 4, 2, 8>("s4 bf16 nt4 cw4 r2 st8", g128, 30, 0, false);
   if (only == "check") return 0;
+  if (only == "u4") {   // uint4 against int4 on the same shapes (target: within 5%)
+    run_config<__half, 4, false, true, 8, 4, 2, 6>("u4 f16 nt8 cw4 r2 st6", g128, 64, 0, false);
+    run_config<__half, 4, false, true, 2, 8, 2, 6>("u4 f16 nt2 cw8 r2 st6", small32, 16, 2, false);
+    for (const Shape& sh : {reported, o8b, Shape{"70b.o", 8192, 8192, 128}, gate_up, down}) {
+      for (int n : {1, 16}) {
+        if (n == 1) {
+          run_config<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", sh, n, 0, true);
+          run_config<__half, 4, false, true, 1, 4, 2, 8>("u4 nt1 cw4 r2 st8", sh, n, 0, true);
+          run_config<__half, 4, true, false, 1, 8, 2, 6>("s4 nt1 cw8 r2 st6", sh, n, 0, true);
+          run_config<__half, 4, false, true, 1, 8, 2, 6>("u4 nt1 cw8 r2 st6", sh, n, 0, true);
+        } else {
+          run_config<__half, 4, true, false, 2, 4, 2, 8>("s4 nt2 cw4 r2 st8", sh, n, 0, true);
+          run_config<__half, 4, false, true, 2, 4, 2, 8>("u4 nt2 cw4 r2 st8", sh, n, 0, true);
+          run_config<__half, 4, true, false, 2, 8, 2, 6>("s4 nt2 cw8 r2 st6", sh, n, 0, true);
+          run_config<__half, 4, false, true, 2, 8, 2, 6>("u4 nt2 cw8 r2 st6", sh, n, 0, true);
+        }
+      }
+    }
+    return 0;
+  }
   if (only == "ncu") {   // one launch each after a warm-up, for: ncu -k regex:decode_kernel --launch-skip ...
     run_config<__half, 4, true, false, 2, 8, 2, 6>("s4 f16 nt2 cw8 r2 st6", gate_up, 16, 0, false);
     run_config<__half, 4, true, false, 2, 4, 2, 8>("s4 f16 nt2 cw4 r2 st8", reported, 16, 1, false);
     return 0;
   }
   // speed: the token buckets' configurations on the bench layers (auto splits), then split sweeps
-  const Shape more[] = {reported, {"8b.qkv", 6144, 4096, 128}, o8b, {"8b.gate_up", 28672, 4096, 128},
-                        {"8b.down", 4096, 14336, 128}, {"70b.qkv", 10240, 8192, 128}, {"70b.o", 8192, 8192, 128},
-                        gate_up, down};
   for (const Shape& sh : {reported, o8b, Shape{"70b.o", 8192, 8192, 128}, gate_up, down}) {
     run_config<__half, 4, true, false, 2, 4, 2, 8>("s4 nt2 cw4 r2 st8", sh, 16, 0, true);
     run_config<__half, 4, true, false, 2, 8, 2, 6>("s4 nt2 cw8 r2 st6", sh, 16, 0, true);

@@ -24,14 +24,25 @@ template <> struct ActOps<__half> {
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   }
-  static constexpr uint32_t kOnes = 0x3C003C00u;   // (1.0, 1.0)
   // 0x6400 | u encodes 1024 + u exactly (10 mantissa bits).
   static constexpr uint32_t kMagic4 = 0x64006400u;
   static __device__ __forceinline__ uint32_t sub(uint32_t v, uint32_t magic) {
     __half2 r = __hsub2(*reinterpret_cast<__half2*>(&v), *reinterpret_cast<__half2*>(&magic));
     return *reinterpret_cast<uint32_t*>(&r);
   }
+  static constexpr uint32_t kOnes = 0x3C003C00u;   // (1.0, 1.0)
   static __device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
+  // The fp32 sum of the 8 values in a 16-byte chunk.
+  static __device__ __forceinline__ float sum8(const uint4& c) {
+    const uint32_t w[4] = {c.x, c.y, c.z, c.w};
+    float s = 0.f;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&w[i]));
+      s += f.x + f.y;
+    }
+    return s;
+  }
   static __device__ __forceinline__ __half from_float(float v) { return __float2half_rn(v); }
 };
 
@@ -42,14 +53,24 @@ template <> struct ActOps<__nv_bfloat16> {
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   }
-  static constexpr uint32_t kOnes = 0x3F803F80u;
   // 0x4300 | u encodes 128 + u exactly for u < 128 (7 mantissa bits).
   static constexpr uint32_t kMagic4 = 0x43004300u;
   static __device__ __forceinline__ uint32_t sub(uint32_t v, uint32_t magic) {
     __nv_bfloat162 r = __hsub2(*reinterpret_cast<__nv_bfloat162*>(&v), *reinterpret_cast<__nv_bfloat162*>(&magic));
     return *reinterpret_cast<uint32_t*>(&r);
   }
+  static constexpr uint32_t kOnes = 0x3F803F80u;
   static __device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
+  static __device__ __forceinline__ float sum8(const uint4& c) {
+    const uint32_t w[4] = {c.x, c.y, c.z, c.w};
+    float s = 0.f;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const float2 f = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&w[i]));
+      s += f.x + f.y;
+    }
+    return s;
+  }
   static __device__ __forceinline__ __nv_bfloat16 from_float(float v) { return __float2bfloat16_rn(v); }
 };
 

@@ -15,9 +15,13 @@
 //    In the packed layout one 32-bit (int4) or 64-bit (int8) shared-memory read per lane is that
 //    lane's whole mma.m16n8k16 A fragment, bank-conflict free.
 //  - Integers are exact in fp16/bf16, so the MMA accumulates q.x per quantization group in fp32 and
-//    the group's scale is applied to the fp32 sum (acc += s * sum_g); zero points use z' * sum_g(x),
-//    with sum_g(x) from one extra MMA (shared by the warp's row blocks) against an all-ones A. Group
-//    sizes that are multiples of 32 work (including 32); no scale is rounded into a 16-bit weight.
+//    the group's scale is applied to the fp32 sum (acc += s * sum_g); zero points add z' * sum_g(x).
+//    sum_g(x) is the same for every row. For 16+ token buckets one extra warp (the sum warp) computes
+//    it once per CTA and stage from the activations in shared memory, and the consumer warps read it
+//    when a group ends; for the 8-token bucket each consumer warp gets it from one extra MMA per K
+//    block against an all-ones A. (Measured on the H100, uint4: the sum warp is 5-8% faster at N=16
+//    and 2-7% slower at N=1 than the ones-MMA; bench/NOTES.md.) Group sizes that are multiples of 32
+//    work (including 32); no scale is rounded into a 16-bit weight.
 //  - Split-K over a thread-block cluster along gridDim.y, reduced through distributed shared memory:
 //    every SM streams weights even when M is small, with no workspace, no atomics, no extra kernel,
 //    a deterministic sum order, and nothing a relaunch or graph replay could find in a stale state.
@@ -65,10 +69,12 @@ struct Maps {
 };
 
 // Shared-memory geometry of one configuration: CW consumer warps x R row blocks, NT 8-token MMA
-// tiles, STAGES stages.
+// tiles, STAGES stages. Warps: consumers 0..CW-1, the producer CW, and (kSumWarp) the sum warp CW+1.
 template <int Bits, int NT, bool Zero, int CW, int R, int STAGES>
 struct Geometry {
-  static constexpr int kThreads = 32 * (CW + 1);
+  static constexpr bool kSumWarp = Zero && NT >= 2;   // else zero points take the ones-MMA
+  static constexpr int kWarps = CW + 1 + (kSumWarp ? 1 : 0);
+  static constexpr int kThreads = 32 * kWarps;
   static constexpr int kTileM = 16 * CW * R;
   static constexpr int kAtomBytes = 256 * Bits / 8;                  // one packed 16x16 block
   static constexpr int kAtomWords = kAtomBytes / 8;                  // as the TMA's 8-byte elements
@@ -80,7 +86,11 @@ struct Geometry {
   // x first: the 128-byte swizzle needs 1024-byte aligned boxes.
   static constexpr int kStageBytes = (kXBytes + kWBytes + kSBytes + 1023) / 1024 * 1024;
   static constexpr int kTxBytes = kXBytes + kWBytes + kSBytes;       // what the TMA writes per stage
-  static constexpr int kBarRegion = (2 * STAGES * 8 + 127) / 128 * 128;
+  static constexpr int kBarrierSets = kSumWarp ? 3 : 2;              // full, empty (, sums ready)
+  // The sum warp's [STAGES][2][kNPad] fp32 sums sit beside the barriers, not in the stages: a stage
+  // grown past its 1 KB rounding would cost a CTA per SM (measured: 3 -> 2 on 256-row tiles).
+  static constexpr int kXSumBytes = kSumWarp ? STAGES * 2 * kNPad * 4 : 0;
+  static constexpr int kBarRegion = (kBarrierSets * STAGES * 8 + kXSumBytes + 127) / 128 * 128;
   static constexpr int kPipeBytes = STAGES * kStageBytes;
   static constexpr int kRedBytes = kTileM * kNPad * 4;               // partial sums, reusing the stages
   static constexpr size_t kSmem =
@@ -91,12 +101,14 @@ struct Geometry {
 };
 
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES>
-__global__ void __launch_bounds__(32 * (CW + 1)) decode_kernel(const __grid_constant__ Maps maps, const Params p) {
+__global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThreads) decode_kernel(const __grid_constant__ Maps maps, const Params p) {
   namespace cg = cooperative_groups;
   using G = Geometry<Bits, NT, Zero, CW, R, STAGES>;
   extern __shared__ __align__(128) unsigned char smem[];
   uint64_t* full = reinterpret_cast<uint64_t*>(smem);   // stage landed (producer arrive + bytes)
-  uint64_t* empty = full + STAGES;                      // stage consumed (one arrive per consumer warp)
+  uint64_t* empty = full + STAGES;                      // stage consumed (one arrive per consumer or sum warp)
+  uint64_t* sums_ready = empty + STAGES;                // the sum warp wrote the stage's sum_g(x) (kSumWarp)
+  float* xsums = reinterpret_cast<float*>(full + G::kBarrierSets * STAGES);   // [STAGES][2][kNPad] (kSumWarp)
   // The stages start at the first 1 KB boundary after the barriers (the activation boxes are
   // 128-byte swizzled). Offsetting `smem` itself keeps every access in the shared window (LDS, not
   // generic loads).
@@ -111,7 +123,8 @@ __global__ void __launch_bounds__(32 * (CW + 1)) decode_kernel(const __grid_cons
   if (tid == 0) {
     for (int s = 0; s < STAGES; ++s) {
       sm90::mbar_init(&full[s], 1);
-      sm90::mbar_init(&empty[s], CW);
+      sm90::mbar_init(&empty[s], G::kSumWarp ? CW + 1 : CW);
+      if constexpr (G::kSumWarp) sm90::mbar_init(&sums_ready[s], 1);
     }
     sm90::fence_barrier_init();
   }
@@ -147,14 +160,63 @@ __global__ void __launch_bounds__(32 * (CW + 1)) decode_kernel(const __grid_cons
         if constexpr (Zero) sm90::tma_load_2d(sdst + 2 * G::kTileM * 2, &maps.z, mb0 * 16, ks / p.group, &full[slot]);
       }
     }
+  } else if (warp > CW) {
+    // Sum warp (uint4, 16+ tokens): per stage, sum_g(x) for every token row of the activation box, kept as running
+    // group sums; slot [h][n] of the stage's sum area holds token n's sum over the group that ends in
+    // this stage (h = 0), or for g = 32 over the stage's first (h = 0) and second (h = 1) 32 columns.
+    // Lane pairs (2i, 2i+1) take the two 32-column halves of rows i, i+16, ...
+    if constexpr (G::kSumWarp) {
+      constexpr int kRowSets = (G::kNPad + 15) / 16;
+      const bool g32 = p.group == 32;
+      const int half = lane % 2;
+      int next_group_end = (k0 / p.group + 1) * p.group;
+      float run[kRowSets];
+#pragma unroll
+      for (int j = 0; j < kRowSets; ++j) run[j] = 0.f;
+#pragma unroll 1
+      for (int s = 0; s < nstages; ++s) {
+        const int slot = s % STAGES;
+        sm90::mbar_wait(&full[slot], (s / STAGES) & 1);
+        const unsigned char* xs = pipe + slot * G::kStageBytes;
+        float* sums = xsums + slot * 2 * G::kNPad;
+        const int stage_end = k0 + (s + 1) * kStageK;
+        const bool group_ends = stage_end == next_group_end || s == nstages - 1;
+#pragma unroll
+        for (int j = 0; j < kRowSets; ++j) {
+          const int row = j * 16 + lane / 2;
+          float v = 0.f;
+          if (row < G::kNPad) {
+#pragma unroll
+            for (int c = 0; c < 4; ++c) {
+              const uint4 chunk = *reinterpret_cast<const uint4*>(xs + row * 128 + (((half * 4 + c) ^ (row % 8)) << 4));
+              v += ActOps<Act>::sum8(chunk);
+            }
+          }
+          if (g32) {
+            if (row < G::kNPad) sums[half * G::kNPad + row] = v;
+          } else {
+            run[j] += v + __shfl_xor_sync(0xffffffffu, v, 1);
+            if (half == 0 && row < G::kNPad) sums[row] = run[j];
+            if (group_ends) run[j] = 0.f;
+          }
+        }
+        if (stage_end == next_group_end) next_group_end += p.group;
+        __syncwarp();
+        if (lane == 0) {
+          sm90::mbar_arrive(&sums_ready[slot]);   // release: the sums are visible to the waiting consumers
+          sm90::mbar_arrive(&empty[slot]);
+        }
+      }
+    }
   } else {
-    float accg[R][NT][4], accz[NT][4];
+    float accg[R][NT][4], accz[NT][4];   // accz: sum_g(x) from the ones-MMA (zero points, 8 tokens)
 #pragma unroll
     for (int rr = 0; rr < R; ++rr)
 #pragma unroll
       for (int t = 0; t < NT; ++t)
 #pragma unroll
         for (int i = 0; i < 4; ++i) accg[rr][t][i] = accz[t][i] = 0.f;
+    constexpr bool kOnesMma = Zero && !G::kSumWarp;
     const uint32_t ones[4] = {ActOps<Act>::kOnes, ActOps<Act>::kOnes, ActOps<Act>::kOnes, ActOps<Act>::kOnes};
     // Group ends fall on stage boundaries (group sizes that are multiples of 64) or, for g = 32, after
     // K blocks 1 and 3 of every stage; the stage's scale box starts at the group of its first column.
@@ -163,9 +225,29 @@ __global__ void __launch_bounds__(32 * (CW + 1)) decode_kernel(const __grid_cons
     const int q = lane / 8;   // which 8x8 matrix this lane addresses in ldmatrix
 
     // Fold the finished group's sums into acc with its scale (and zero point); `ss` is the stage's
-    // scale box and `local` the group's row in it.
-    auto fold = [&](const Act* ss, int local) {
+    // scale box, `local` the group's row in it and in the stage's [2][kNPad] activation sums.
+    // The sums are waited for only here, so the sum warp never delays a stage's MMAs; it cannot run a
+    // phase ahead on a slot, since refilling the slot needs this warp's `empty` arrival.
+    auto fold = [&](const Act* ss, int local, int s) {
       const Act* srow = ss + local * G::kTileM + warp * R * 16 + lane / 4;
+      float xsum[NT][2];   // this lane's two token columns of sum_g(x)
+      if constexpr (kOnesMma) {
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+          xsum[t][0] = accz[t][0];   // the ones-MMA's rows are all equal: c0/c1 hold the lane's columns
+          xsum[t][1] = accz[t][1];
+#pragma unroll
+          for (int i = 0; i < 4; ++i) accz[t][i] = 0.f;
+        }
+      } else if constexpr (G::kSumWarp) {
+        sm90::mbar_wait(&sums_ready[s % STAGES], (s / STAGES) & 1);
+        const float* sums = xsums + (s % STAGES) * 2 * G::kNPad + local * G::kNPad + 2 * (lane % 4);
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+          xsum[t][0] = sums[t * 8];
+          xsum[t][1] = sums[t * 8 + 1];
+        }
+      }
 #pragma unroll
       for (int rr = 0; rr < R; ++rr) {
         const float s_lo = ActOps<Act>::to_float(srow[rr * 16]), s_hi = ActOps<Act>::to_float(srow[rr * 16 + 8]);
@@ -181,19 +263,15 @@ __global__ void __launch_bounds__(32 * (CW + 1)) decode_kernel(const __grid_cons
           acc[rr][t][2] += s_hi * accg[rr][t][2];
           acc[rr][t][3] += s_hi * accg[rr][t][3];
           if constexpr (Zero) {
-            acc[rr][t][0] += z_lo * accz[t][0];
-            acc[rr][t][1] += z_lo * accz[t][1];
-            acc[rr][t][2] += z_hi * accz[t][2];
-            acc[rr][t][3] += z_hi * accz[t][3];
+            acc[rr][t][0] += z_lo * xsum[t][0];
+            acc[rr][t][1] += z_lo * xsum[t][1];
+            acc[rr][t][2] += z_hi * xsum[t][0];
+            acc[rr][t][3] += z_hi * xsum[t][1];
           }
 #pragma unroll
           for (int i = 0; i < 4; ++i) accg[rr][t][i] = 0.f;
         }
       }
-#pragma unroll
-      for (int t = 0; t < NT; ++t)
-#pragma unroll
-        for (int i = 0; i < 4; ++i) accz[t][i] = 0.f;
     };
 
 #pragma unroll 1
@@ -232,17 +310,17 @@ __global__ void __launch_bounds__(32 * (CW + 1)) decode_kernel(const __grid_cons
 #pragma unroll
           for (int t = 0; t < NT; ++t) ActOps<Act>::mma(accg[rr][t], a, b[t][0], b[t][1]);
         }
-        if constexpr (Zero) {
+        if constexpr (kOnesMma) {
 #pragma unroll
           for (int t = 0; t < NT; ++t) ActOps<Act>::mma(accz[t], ones, b[t][0], b[t][1]);
         }
-        if (kb == 1 && g32) fold(ss, 0);
+        if (kb == 1 && g32) fold(ss, 0, s);
       }
       const int stage_end = k0 + (s + 1) * kStageK;
       if (g32) {
-        fold(ss, 1);
+        fold(ss, 1, s);
       } else if (stage_end == next_group_end || s == nstages - 1) {
-        fold(ss, 0);   // a group ends here, or this CTA's K chunk does (its partial group)
+        fold(ss, 0, s);   // a group ends here, or this CTA's K chunk does (its partial group)
         if (stage_end == next_group_end) next_group_end += p.group;
       }
       __syncwarp();   // every lane's reads of this stage are done before it is handed back
