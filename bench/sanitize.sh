@@ -67,6 +67,10 @@ for tool in $TOOLS; do
   # "ERROR SUMMARY: N errors" (one per process); racecheck also prints
   # "RACECHECK SUMMARY: H hazards displayed (E errors, W warnings)".
   errors=$(grep -ho "ERROR SUMMARY: [0-9]* error" "$log" 2>/dev/null | awk '{s += $3} END {print s + 0}')
+  # A process stopped by --error-exitcode may print reports ("========= Error: Potential RAW hazard
+  # ...") without a summary that counts them: count the reports too and keep the larger number.
+  reported=$(grep -c "^========= Error:" "$log" 2>/dev/null); reported=${reported:-0}
+  [ "$reported" -gt "$errors" ] && errors=$reported
   warnings=$(grep -ho "([0-9]* errors, [0-9]* warnings)" "$log" 2>/dev/null | tr -d '(,' |
              awk '{s += $3} END {print s + 0}')
   [ "$tool" = racecheck ] || warnings="-"

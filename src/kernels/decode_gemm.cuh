@@ -124,7 +124,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThre
     for (int s = 0; s < STAGES; ++s) {
       sm90::mbar_init(&full[s], 1);
       sm90::mbar_init(&empty[s], G::kSumWarp ? CW + 1 : CW);
-      if constexpr (G::kSumWarp) sm90::mbar_init(&sums_ready[s], 1);
+      if constexpr (G::kSumWarp) sm90::mbar_init(&sums_ready[s], 32);   // every lane of the sum warp
     }
     sm90::fence_barrier_init();
   }
@@ -201,11 +201,11 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThre
           }
         }
         if (stage_end == next_group_end) next_group_end += p.group;
+        // Each lane releases its own sums (an arrive is a release), so the consumers' wait orders every
+        // write without relying on a warp barrier; then lane 0 hands the stage back once all have read it.
+        sm90::mbar_arrive(&sums_ready[slot]);
         __syncwarp();
-        if (lane == 0) {
-          sm90::mbar_arrive(&sums_ready[slot]);   // release: the sums are visible to the waiting consumers
-          sm90::mbar_arrive(&empty[slot]);
-        }
+        if (lane == 0) sm90::mbar_arrive(&empty[slot]);
       }
     }
   } else {
