@@ -1,8 +1,10 @@
 // Development harness for the decode family (not part of the package): checks configurations of
 // decode_kernel against a naive fp32 reference and times them with weights streamed from HBM, so
 // one nvcc compile on the GPU machine explores many variants. Build and run (on the H100):
-//   nvcc -std=c++17 -O3 -arch=sm_90a -Isrc -o /tmp/decode_dev bench/dev/decode_dev.cu && /tmp/decode_dev
-// Modes: (none) check + speed sweep, check, ncu, u4 (uint4 vs int4 timings).
+//   nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -Isrc -o /tmp/decode_dev bench/dev/decode_dev.cu
+//   /tmp/decode_dev [check|ncu|u4|wgmma]
+// (-gencode, not -arch=sm_90a: CUDA 13.0's nvcc -arch=sm_90a also builds compute_90 PTX, where ptxas rejects wgmma.)
+// Modes: (none) check + speed sweep, check, ncu, u4 (uint4 vs int4 timings), wgmma (the prototype).
 // Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
 #include <algorithm>
 #include <cstdio>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "kernels/decode_gemm.cuh"
+#include "decode_wgmma.cuh"
 
 using namespace mixgemm;
 using namespace mixgemm::decode;
@@ -96,9 +99,9 @@ struct Problem {
   float* ref;
 };
 
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST>
-void run_config(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
-  using L = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST>;
+// L: a launcher type with launch(params, device, sms, stream, splits), G::kTileM and ctas_per_sm(device).
+template <class L, class Act, int Bits, bool Signed, bool Zero>
+void run_with(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
   const int M = sh.m, K = sh.k, G = sh.g;
   const size_t wbytes = size_t(M) * K * Bits / 8, sn = size_t(K / G) * M;
   const size_t per = wbytes + sn * 2 * (Zero ? 2 : 1);
@@ -194,6 +197,17 @@ void run_config(const char* label, const Shape& sh, int N, int splits_req, bool 
   CK(cudaFree(ref));
 }
 
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST>
+void run_config(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
+  run_with<Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST>, Act, Bits, Signed, Zero>(label, sh, N, splits_req, time_it);
+}
+
+// The wgmma prototype (decode_wgmma.cuh); no zero points.
+template <class Act, int Bits, int NT, int CW, int R, int ST>
+void run_wgmma(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
+  run_with<wg::Launcher<Act, Bits, true, false, NT, CW, R, ST>, Act, Bits, true, false>(label, sh, N, splits_req, time_it);
+}
+
 int main(int argc, char** argv) {
   const std::string only = argc > 1 ? argv[1] : "";
   const Shape reported{"reported", 3584, 8192, 64}, gate_up{"70b.gate_up", 57344, 8192, 128},
@@ -213,6 +227,20 @@ int main(int argc, char** argv) {
   run_config<__half, 4, true, false, 1, 4, 2, 8>("s4 f16 nt1 cw4 r2 st8", perchan, 1, 5, false);
   run_config<__nv_bfloat16, 4, true, false, 4, 4, 2, 8>("s4 bf16 nt4 cw4 r2 st8", g128, 30, 0, false);
   if (only == "check") return 0;
+  if (only == "wgmma") {   // the prototype: correctness first (odd M, N below the bucket, g32, splits), then speed
+    run_wgmma<__half, 4, 4, 4, 2, 6>("wg s4 f16 nt4 cw4 r2 st6", g128, 29, 3, false);
+    run_wgmma<__half, 4, 8, 4, 2, 4>("wg s4 f16 nt8 cw4 r2 st4", g128, 64, 0, false);
+    run_wgmma<__half, 4, 4, 4, 2, 6>("wg s4 f16 nt4 cw4 r2 st6", small32, 32, 0, false);
+    run_wgmma<__nv_bfloat16, 4, 8, 4, 2, 4>("wg s4 bf16 nt8 cw4 r2 st4", small32, 50, 2, false);
+    run_wgmma<__half, 8, 4, 4, 2, 4>("wg s8 f16 nt4 cw4 r2 st4", g128, 32, 0, false);
+    for (const Shape& sh : {reported, o8b, Shape{"70b.o", 8192, 8192, 128}, gate_up, down}) {
+      run_wgmma<__half, 4, 4, 4, 2, 6>("wg s4 nt4 cw4 r2 st6", sh, 32, 0, true);
+      run_config<__half, 4, true, false, 4, 4, 2, 8>("mma s4 nt4 cw4 r2 st8", sh, 32, 0, true);
+      run_wgmma<__half, 4, 8, 4, 2, 4>("wg s4 nt8 cw4 r2 st4", sh, 64, 0, true);
+      run_wgmma<__half, 4, 4, 8, 2, 4>("wg s4 nt4 cw8 r2 st4", sh, 32, 0, true);
+    }
+    return 0;
+  }
   if (only == "u4") {   // uint4 against int4 on the same shapes (target: within 5%)
     run_config<__half, 4, false, true, 8, 4, 2, 6>("u4 f16 nt8 cw4 r2 st6", g128, 64, 0, false);
     run_config<__half, 4, false, true, 2, 8, 2, 6>("u4 f16 nt2 cw8 r2 st6", small32, 16, 2, false);

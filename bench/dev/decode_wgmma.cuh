@@ -1,0 +1,306 @@
+// PROTOTYPE, dev harness only (not in the catalog): the decode pipeline with warpgroup MMAs (wgmma,
+// weights as the register A operand, activations as the shared-memory B operand) for the 32- and
+// 64-token buckets, where mma.sync cannot keep up (bench/NOTES.md, next step 3). Status 2026-11-25:
+// compiles for sm_90a; NOT YET RUN on a GPU. First run: `decode_dev wgmma` checks it against the fp32
+// reference, then times it next to the stock CUTLASS picks.
+//
+// What changes against decode_kernel (decode_gemm.cuh), whose producer, stages, TMA maps, split-K
+// cluster reduction and geometry are reused unchanged:
+//  - consumer warps form warpgroups (CW a multiple of 4); warpgroup g owns R slabs of 64 rows, and
+//    warp w of the group the 16 rows (w % 4) of each slab, which is exactly one packed 16x16 block per
+//    K block: the A fragment of wgmma.m64nNk16 held by one warp has the layout of mma.m16n8k16's A, so
+//    the packed layout and the int4 -> fp16 conversion are the same;
+//  - the activation box (N rows of 128 bytes, 128-byte swizzle, as the TMA writes it) is the K-major B
+//    operand directly: one descriptor per stage, advanced 32 bytes per K block;
+//  - per stage: convert the stage's 4 x R fragments, fence, issue 4 x R wgmmas, commit, wait, then
+//    fold finished groups with fp32 scales (as decode_kernel) and hand the stage back.
+// Zero points (uint4) are not handled yet.
+#pragma once
+
+#include "kernels/decode_gemm.cuh"
+
+namespace mixgemm {
+namespace decode {
+namespace wg {
+
+// Shared-memory matrix descriptor of a K-major operand tile whose rows are 128 bytes, 128-byte
+// swizzled, 8-row groups 1024 bytes apart (the TMA's SWIZZLE_128B layout of a [rows][64] 16-bit box).
+__device__ __forceinline__ uint64_t desc_kmajor_sw128(uint32_t smem_byte_addr) {
+  return uint64_t((smem_byte_addr & 0x3FFFF) >> 4)   // start address, 16-byte units
+         | (uint64_t(1) << 16)                         // leading byte offset: unused for this layout
+         | (uint64_t(1024 >> 4) << 32)                 // stride byte offset: one 8-row group
+         | (uint64_t(1) << 62);                        // layout: 128-byte swizzle
+}
+
+__device__ __forceinline__ void fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+
+// D[64 x N] += A[64 x 16] (registers) * B[16 x N] (shared memory, K-major): d holds this thread's N/2
+// fp32 values, 4 per 8-column chunk c: (row, 8c + 2(lane%4) + {0,1}) then (row + 8, same columns).
+template <class Act, int N> struct Wgmma;
+
+template <> struct Wgmma<__half, 32> {
+  static __device__ __forceinline__ void run(float (&d)[16], const uint32_t (&a)[4], uint64_t desc_b) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %21, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, "
+        "{%16, %17, %18, %19}, %20, p, 1, 1, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "n"(1));
+  }
+};
+
+template <> struct Wgmma<__half, 64> {
+  static __device__ __forceinline__ void run(float (&d)[32], const uint32_t (&a)[4], uint64_t desc_b) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+        "{%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "n"(1));
+  }
+};
+
+template <> struct Wgmma<__nv_bfloat16, 32> {
+  static __device__ __forceinline__ void run(float (&d)[16], const uint32_t (&a)[4], uint64_t desc_b) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %21, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, "
+        "{%16, %17, %18, %19}, %20, p, 1, 1, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "n"(1));
+  }
+};
+
+template <> struct Wgmma<__nv_bfloat16, 64> {
+  static __device__ __forceinline__ void run(float (&d)[32], const uint32_t (&a)[4], uint64_t desc_b) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+        "{%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "n"(1));
+  }
+};
+
+template <class Act, int Bits, bool Signed, int NT, int CW, int R, int STAGES>
+__global__ void __launch_bounds__(32 * (CW + 1)) decode_wgmma_kernel(const __grid_constant__ Maps maps, const Params p) {
+  namespace cg = cooperative_groups;
+  using G = Geometry<Bits, NT, false, CW, R, STAGES>;
+  constexpr int kN = G::kNPad;         // wgmma N: the token bucket
+  constexpr int kD = kN / 2;           // accumulator values per thread per 64-row slab
+  static_assert(CW % 4 == 0, "consumer warps form whole warpgroups");
+  static_assert(kN == 32 || kN == 64, "wgmma buckets are 32 or 64 tokens");
+  extern __shared__ __align__(128) unsigned char smem[];
+  uint64_t* full = reinterpret_cast<uint64_t*>(smem);
+  uint64_t* empty = full + STAGES;
+  const uint32_t smem_base = sm90::smem_addr(smem);
+  unsigned char* pipe = smem + ((smem_base + G::kBarRegion + 1023) / 1024 * 1024 - smem_base);
+
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int k0 = blockIdx.y * p.k_chunk;
+  const int nstages = (min(p.k, k0 + p.k_chunk) - k0) / kStageK;
+  const int mb0 = blockIdx.x * (G::kTileM / 16);
+
+  if (tid == 0) {
+    for (int s = 0; s < STAGES; ++s) {
+      sm90::mbar_init(&full[s], 1);
+      sm90::mbar_init(&empty[s], CW);
+    }
+    sm90::fence_barrier_init();
+  }
+  __syncthreads();
+
+  // Rows of this thread's accumulator values: slab (warp / 4) * R + rr, 16-row block warp % 4.
+  const int wgroup = warp / 4, wq = warp % 4;
+  float acc[R][kD];
+#pragma unroll
+  for (int rr = 0; rr < R; ++rr)
+#pragma unroll
+    for (int i = 0; i < kD; ++i) acc[rr][i] = 0.f;
+
+  // Branch on the warpgroup index read through a shuffle, so the compiler knows every warp of a
+  // warpgroup takes the same side (else it serialises the wgmmas: ptxas C7520).
+  const int warpgroup_idx = __shfl_sync(0xffffffffu, tid / 128, 0);
+  if (warpgroup_idx == CW / 4) {
+    if (warp == CW && lane == 0) {   // the producer, as in decode_kernel
+      sm90::prefetch_tensor_map(&maps.w);
+      sm90::prefetch_tensor_map(&maps.x);
+      sm90::prefetch_tensor_map(&maps.s);
+      const uint64_t policy = sm90::l2_evict_first_policy();
+      for (int s = 0; s < nstages; ++s) {
+        const int slot = s % STAGES;
+        unsigned char* st = pipe + slot * G::kStageBytes;
+        const int ks = k0 + s * kStageK;
+        sm90::mbar_wait(&empty[slot], ((s / STAGES) & 1) ^ 1);
+        sm90::mbar_arrive_expect_tx(&full[slot], G::kTxBytes);
+        sm90::tma_load_2d(st, &maps.x, ks, 0, &full[slot]);
+        sm90::tma_load_3d_hint(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot], policy);
+        sm90::tma_load_2d(st + G::kXBytes + G::kWBytes, &maps.s, mb0 * 16, ks / p.group, &full[slot]);
+      }
+    }
+  } else {
+    float accg[R][kD];   // the current group's q.x sums
+#pragma unroll
+    for (int rr = 0; rr < R; ++rr)
+#pragma unroll
+      for (int i = 0; i < kD; ++i) accg[rr][i] = 0.f;
+    const bool g32 = p.group == 32;
+    int next_group_end = (k0 / p.group + 1) * p.group;
+
+    auto fold = [&](const Act* ss, int local) {
+#pragma unroll
+      for (int rr = 0; rr < R; ++rr) {
+        const Act* srow = ss + local * G::kTileM + ((wgroup * R + rr) * 4 + wq) * 16 + lane / 4;
+        const float s_lo = ActOps<Act>::to_float(srow[0]), s_hi = ActOps<Act>::to_float(srow[8]);
+#pragma unroll
+        for (int c = 0; c < kD / 4; ++c) {
+          acc[rr][4 * c + 0] += s_lo * accg[rr][4 * c + 0];
+          acc[rr][4 * c + 1] += s_lo * accg[rr][4 * c + 1];
+          acc[rr][4 * c + 2] += s_hi * accg[rr][4 * c + 2];
+          acc[rr][4 * c + 3] += s_hi * accg[rr][4 * c + 3];
+        }
+#pragma unroll
+        for (int i = 0; i < kD; ++i) accg[rr][i] = 0.f;
+      }
+    };
+    // K blocks [KB0, KB1) of the stage (compile-time, so the fragments stay in registers): convert every
+    // fragment first, then one batch of wgmmas, then wait for them (the stage is handed back after).
+    auto mma_blocks = [&](const unsigned char* wst, uint64_t desc, auto kb0_c, auto kb1_c) {
+      constexpr int KB0 = decltype(kb0_c)::value, KB1 = decltype(kb1_c)::value;
+      uint32_t a[KB1 - KB0][R][4];
+#pragma unroll
+      for (int kb = KB0; kb < KB1; ++kb)
+#pragma unroll
+        for (int rr = 0; rr < R; ++rr) {
+          const Word<Bits> wv = *reinterpret_cast<const Word<Bits>*>(
+              wst + kb * G::kWBlockBytes + ((wgroup * R + rr) * 4 + wq) * G::kAtomBytes + lane * Bits);
+          convert<Act, Signed>(wv, a[kb - KB0][rr]);
+        }
+      fence();
+#pragma unroll
+      for (int kb = KB0; kb < KB1; ++kb)
+#pragma unroll
+        for (int rr = 0; rr < R; ++rr) Wgmma<Act, kN>::run(accg[rr], a[kb - KB0][rr], desc + uint64_t(2 * kb));
+      commit();
+      wait_all();
+    };
+    using C0 = std::integral_constant<int, 0>;
+    using C2 = std::integral_constant<int, 2>;
+    using C4 = std::integral_constant<int, kStageBlocks>;
+
+#pragma unroll 1
+    for (int s = 0; s < nstages; ++s) {
+      const int slot = s % STAGES;
+      sm90::mbar_wait(&full[slot], (s / STAGES) & 1);
+      const unsigned char* st = pipe + slot * G::kStageBytes;
+      const uint64_t desc = desc_kmajor_sw128(sm90::smem_addr(st));
+      const unsigned char* wst = st + G::kXBytes;
+      const Act* ss = reinterpret_cast<const Act*>(st + G::kXBytes + G::kWBytes);
+      if (g32) {
+        mma_blocks(wst, desc, C0{}, C2{});
+        fold(ss, 0);
+        mma_blocks(wst, desc, C2{}, C4{});
+        fold(ss, 1);
+      } else {
+        mma_blocks(wst, desc, C0{}, C4{});
+        const int stage_end = k0 + (s + 1) * kStageK;
+        if (stage_end == next_group_end || s == nstages - 1) {
+          fold(ss, 0);
+          if (stage_end == next_group_end) next_group_end += p.group;
+        }
+      }
+      __syncwarp();
+      if (lane == 0) sm90::mbar_arrive(&empty[slot]);
+    }
+  }
+
+  __syncthreads();
+  float* red = reinterpret_cast<float*>(pipe);   // [kTileM][kNPad]
+  if (warp < CW) {
+#pragma unroll
+    for (int rr = 0; rr < R; ++rr)
+#pragma unroll
+      for (int c = 0; c < kD / 4; ++c) {
+        float* lo = red + (((wgroup * R + rr) * 4 + wq) * 16 + lane / 4) * G::kNPad + c * 8 + 2 * (lane % 4);
+        float* hi = lo + 8 * G::kNPad;
+        lo[0] = acc[rr][4 * c + 0];
+        lo[1] = acc[rr][4 * c + 1];
+        hi[0] = acc[rr][4 * c + 2];
+        hi[1] = acc[rr][4 * c + 3];
+      }
+  }
+  cg::cluster_group cluster = cg::this_cluster();
+  cluster.sync();
+  const int splits = int(cluster.num_blocks());
+  const int rank = int(cluster.block_rank());
+  const int rows_per_rank = (G::kTileM + splits - 1) / splits;
+  const int row0 = rank * rows_per_rank;
+  const int nrows = max(0, min(G::kTileM, row0 + rows_per_rank) - row0);
+  for (int i = tid; i < nrows * p.n; i += G::kThreads) {
+    const int rl = row0 + i % nrows, n = i / nrows;
+    float sum = 0.f;
+    for (int r = 0; r < splits; ++r) sum += cluster.map_shared_rank(red, r)[rl * G::kNPad + n];
+    const int64_t m = int64_t(blockIdx.x) * G::kTileM + rl;
+    if (m < p.m) {
+      if (p.bias) sum += ActOps<Act>::to_float(static_cast<const Act*>(p.bias)[m]);
+      static_cast<Act*>(p.y)[int64_t(n) * p.m + m] = ActOps<Act>::from_float(sum);
+    }
+  }
+  cluster.sync();
+}
+
+// The launcher of decode_gemm.cuh with this kernel (same maps, splits and cluster launch).
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES>
+struct Launcher {
+  static_assert(!Zero, "the wgmma prototype has no zero points yet");
+  using Base = decode::Launcher<Act, Bits, Signed, false, NT, CW, R, STAGES>;
+  using G = typename Base::G;
+  static constexpr auto kernel = decode_wgmma_kernel<Act, Bits, Signed, NT, CW, R, STAGES>;
+
+  static int ctas_per_sm(int device) {
+    static int per_sm = -1;
+    if (per_sm < 0) {
+      (void)device;
+      if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(G::kSmem)) != cudaSuccess ||
+          cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, G::kThreads, G::kSmem) != cudaSuccess)
+        throw std::runtime_error("wgmma decode setup failed");
+    }
+    return per_sm;
+  }
+
+  static void launch(const Params& base, int device, int sm_count, cudaStream_t stream, int splits = 0) {
+    Params prm = base;
+    const int64_t tiles = (prm.m + G::kTileM - 1) / G::kTileM;
+    ctas_per_sm(device);
+    if (splits <= 0) splits = choose_splits(tiles, prm.k, sm_count);
+    const int64_t kst = prm.k / kStageK;
+    const int64_t chunk = (kst + splits - 1) / splits;
+    prm.k_chunk = int(chunk * kStageK);
+    splits = int((kst + chunk - 1) / chunk);
+    const Maps maps = Base::make_maps(prm);
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(unsigned(tiles), unsigned(splits), 1);
+    cfg.blockDim = dim3(G::kThreads, 1, 1);
+    cfg.dynamicSmemBytes = G::kSmem;
+    cfg.stream = stream;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = 1;
+    attr[0].val.clusterDim.y = unsigned(splits);
+    attr[0].val.clusterDim.z = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    const cudaError_t err = cudaLaunchKernelEx(&cfg, kernel, maps, prm);
+    if (err != cudaSuccess) throw std::runtime_error(std::string("wgmma decode launch failed: ") + cudaGetErrorString(err));
+  }
+};
+
+}  // namespace wg
+}  // namespace decode
+}  // namespace mixgemm
