@@ -205,7 +205,7 @@ void run_config(const char* label, const Shape& sh, int N, int splits_req, bool 
 // The wgmma prototype (decode_wgmma.cuh); no zero points.
 template <class Act, int Bits, int NT, int CW, int R, int ST>
 void run_wgmma(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
-  run_with<wg::Launcher<Act, Bits, true, false, NT, CW, R, ST>, Act, Bits, true, false>(label, sh, N, splits_req, time_it);
+  run_with<wg::Launcher<Act, Bits, true, NT, CW, R, ST>, Act, Bits, true, false>(label, sh, N, splits_req, time_it);
 }
 
 int main(int argc, char** argv) {

@@ -90,7 +90,6 @@ template <> struct Wgmma<__nv_bfloat16, 64> {
 
 template <class Act, int Bits, bool Signed, int NT, int CW, int R, int STAGES>
 __global__ void __launch_bounds__(32 * (CW + 1)) decode_wgmma_kernel(const __grid_constant__ Maps maps, const Params p) {
-  namespace cg = cooperative_groups;
   using G = Geometry<Bits, NT, false, CW, R, STAGES>;
   constexpr int kN = G::kNPad;         // wgmma N: the token bucket
   constexpr int kD = kN / 2;           // accumulator values per thread per 64-row slab
@@ -128,22 +127,7 @@ __global__ void __launch_bounds__(32 * (CW + 1)) decode_wgmma_kernel(const __gri
   // warpgroup takes the same side (else it serialises the wgmmas: ptxas C7520).
   const int warpgroup_idx = __shfl_sync(0xffffffffu, tid / 128, 0);
   if (warpgroup_idx == CW / 4) {
-    if (warp == CW && lane == 0) {   // the producer, as in decode_kernel
-      sm90::prefetch_tensor_map(&maps.w);
-      sm90::prefetch_tensor_map(&maps.x);
-      sm90::prefetch_tensor_map(&maps.s);
-      const uint64_t policy = sm90::l2_evict_first_policy();
-      for (int s = 0; s < nstages; ++s) {
-        const int slot = s % STAGES;
-        unsigned char* st = pipe + slot * G::kStageBytes;
-        const int ks = k0 + s * kStageK;
-        sm90::mbar_wait(&empty[slot], ((s / STAGES) & 1) ^ 1);
-        sm90::mbar_arrive_expect_tx(&full[slot], G::kTxBytes);
-        sm90::tma_load_2d(st, &maps.x, ks, 0, &full[slot]);
-        sm90::tma_load_3d_hint(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot], policy);
-        sm90::tma_load_2d(st + G::kXBytes + G::kWBytes, &maps.s, mb0 * 16, ks / p.group, &full[slot]);
-      }
-    }
+    if (warp == CW && lane == 0) produce_stages<G, false, STAGES>(maps, p, pipe, full, empty, k0, nstages, mb0);
   } else {
     float accg[R][kD];   // the current group's q.x sums
 #pragma unroll
@@ -220,86 +204,23 @@ __global__ void __launch_bounds__(32 * (CW + 1)) decode_wgmma_kernel(const __gri
     }
   }
 
-  __syncthreads();
-  float* red = reinterpret_cast<float*>(pipe);   // [kTileM][kNPad]
+  __syncthreads();   // all stages consumed: the stages become `red`, as in decode_kernel
+  float* red = reinterpret_cast<float*>(pipe);
   if (warp < CW) {
 #pragma unroll
     for (int rr = 0; rr < R; ++rr)
 #pragma unroll
-      for (int c = 0; c < kD / 4; ++c) {
-        float* lo = red + (((wgroup * R + rr) * 4 + wq) * 16 + lane / 4) * G::kNPad + c * 8 + 2 * (lane % 4);
-        float* hi = lo + 8 * G::kNPad;
-        lo[0] = acc[rr][4 * c + 0];
-        lo[1] = acc[rr][4 * c + 1];
-        hi[0] = acc[rr][4 * c + 2];
-        hi[1] = acc[rr][4 * c + 3];
-      }
+      for (int c = 0; c < kD / 4; ++c)
+        store_fragment<G::kNPad>(red, (wgroup * R + rr) * 4 + wq, c, lane, acc[rr][4 * c + 0], acc[rr][4 * c + 1],
+                                 acc[rr][4 * c + 2], acc[rr][4 * c + 3]);
   }
-  cg::cluster_group cluster = cg::this_cluster();
-  cluster.sync();
-  const int splits = int(cluster.num_blocks());
-  const int rank = int(cluster.block_rank());
-  const int rows_per_rank = (G::kTileM + splits - 1) / splits;
-  const int row0 = rank * rows_per_rank;
-  const int nrows = max(0, min(G::kTileM, row0 + rows_per_rank) - row0);
-  for (int i = tid; i < nrows * p.n; i += G::kThreads) {
-    const int rl = row0 + i % nrows, n = i / nrows;
-    float sum = 0.f;
-    for (int r = 0; r < splits; ++r) sum += cluster.map_shared_rank(red, r)[rl * G::kNPad + n];
-    const int64_t m = int64_t(blockIdx.x) * G::kTileM + rl;
-    if (m < p.m) {
-      if (p.bias) sum += ActOps<Act>::to_float(static_cast<const Act*>(p.bias)[m]);
-      static_cast<Act*>(p.y)[int64_t(n) * p.m + m] = ActOps<Act>::from_float(sum);
-    }
-  }
-  cluster.sync();
+  reduce_cluster_and_store<Act, G::kTileM, G::kNPad, G::kThreads>(red, p, tid);
 }
 
-// The launcher of decode_gemm.cuh with this kernel (same maps, splits and cluster launch).
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES>
-struct Launcher {
-  static_assert(!Zero, "the wgmma prototype has no zero points yet");
-  using Base = decode::Launcher<Act, Bits, Signed, false, NT, CW, R, STAGES>;
-  using G = typename Base::G;
-  static constexpr auto kernel = decode_wgmma_kernel<Act, Bits, Signed, NT, CW, R, STAGES>;
-
-  static int ctas_per_sm(int device) {
-    static int per_sm = -1;
-    if (per_sm < 0) {
-      (void)device;
-      if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(G::kSmem)) != cudaSuccess ||
-          cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, G::kThreads, G::kSmem) != cudaSuccess)
-        throw std::runtime_error("wgmma decode setup failed");
-    }
-    return per_sm;
-  }
-
-  static void launch(const Params& base, int device, int sm_count, cudaStream_t stream, int splits = 0) {
-    Params prm = base;
-    const int64_t tiles = (prm.m + G::kTileM - 1) / G::kTileM;
-    ctas_per_sm(device);
-    if (splits <= 0) splits = choose_splits(tiles, prm.k, sm_count);
-    const int64_t kst = prm.k / kStageK;
-    const int64_t chunk = (kst + splits - 1) / splits;
-    prm.k_chunk = int(chunk * kStageK);
-    splits = int((kst + chunk - 1) / chunk);
-    const Maps maps = Base::make_maps(prm);
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3(unsigned(tiles), unsigned(splits), 1);
-    cfg.blockDim = dim3(G::kThreads, 1, 1);
-    cfg.dynamicSmemBytes = G::kSmem;
-    cfg.stream = stream;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = 1;
-    attr[0].val.clusterDim.y = unsigned(splits);
-    attr[0].val.clusterDim.z = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
-    const cudaError_t err = cudaLaunchKernelEx(&cfg, kernel, maps, prm);
-    if (err != cudaSuccess) throw std::runtime_error(std::string("wgmma decode launch failed: ") + cudaGetErrorString(err));
-  }
-};
+// decode_gemm.cuh's launcher (maps, splits, cluster launch) with this kernel. No zero points yet.
+template <class Act, int Bits, bool Signed, int NT, int CW, int R, int STAGES>
+using Launcher = decode::Launcher<Act, Bits, Signed, false, NT, CW, R, STAGES,
+                                  &decode_wgmma_kernel<Act, Bits, Signed, NT, CW, R, STAGES>>;
 
 }  // namespace wg
 }  // namespace decode

@@ -32,16 +32,8 @@ template <> struct ActOps<__half> {
   }
   static constexpr uint32_t kOnes = 0x3C003C00u;   // (1.0, 1.0)
   static __device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
-  // The fp32 sum of the 8 values in a 16-byte chunk.
-  static __device__ __forceinline__ float sum8(const uint4& c) {
-    const uint32_t w[4] = {c.x, c.y, c.z, c.w};
-    float s = 0.f;
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&w[i]));
-      s += f.x + f.y;
-    }
-    return s;
+  static __device__ __forceinline__ float2 to_float2(uint32_t v) {
+    return __half22float2(*reinterpret_cast<const __half2*>(&v));
   }
   static __device__ __forceinline__ __half from_float(float v) { return __float2half_rn(v); }
 };
@@ -61,18 +53,24 @@ template <> struct ActOps<__nv_bfloat16> {
   }
   static constexpr uint32_t kOnes = 0x3F803F80u;
   static __device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
-  static __device__ __forceinline__ float sum8(const uint4& c) {
-    const uint32_t w[4] = {c.x, c.y, c.z, c.w};
-    float s = 0.f;
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const float2 f = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&w[i]));
-      s += f.x + f.y;
-    }
-    return s;
+  static __device__ __forceinline__ float2 to_float2(uint32_t v) {
+    return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&v));
   }
   static __device__ __forceinline__ __nv_bfloat16 from_float(float v) { return __float2bfloat16_rn(v); }
 };
+
+// The fp32 sum of the 8 values in a 16-byte chunk of activations.
+template <class Act>
+__device__ __forceinline__ float sum8(const uint4& c) {
+  const uint32_t w[4] = {c.x, c.y, c.z, c.w};
+  float s = 0.f;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = ActOps<Act>::to_float2(w[i]);
+    s += f.x + f.y;
+  }
+  return s;
+}
 
 __device__ __forceinline__ uint32_t lop3_and_xor(uint32_t a, uint32_t b, uint32_t c) {
   uint32_t r;   // (a & b) ^ c

@@ -100,9 +100,72 @@ struct Geometry {
   static_assert(kXBytes % 1024 == 0, "swizzled activation boxes are whole 1 KB units");
 };
 
+// The producer (one thread): claims each free stage in turn, announces its bytes and issues its three
+// or four TMA boxes. Weights are read once, so they are marked evict-first in L2.
+template <class G, bool Zero, int STAGES>
+__device__ __forceinline__ void produce_stages(const Maps& maps, const Params& p, unsigned char* pipe, uint64_t* full,
+                                               uint64_t* empty, int k0, int nstages, int mb0) {
+  sm90::prefetch_tensor_map(&maps.w);
+  sm90::prefetch_tensor_map(&maps.x);
+  sm90::prefetch_tensor_map(&maps.s);
+  if constexpr (Zero) sm90::prefetch_tensor_map(&maps.z);
+  const uint64_t policy = sm90::l2_evict_first_policy();
+  for (int s = 0; s < nstages; ++s) {
+    const int slot = s % STAGES;
+    unsigned char* st = pipe + slot * G::kStageBytes;
+    const int ks = k0 + s * kStageK;
+    sm90::mbar_wait(&empty[slot], ((s / STAGES) & 1) ^ 1);
+    sm90::mbar_arrive_expect_tx(&full[slot], G::kTxBytes);
+    sm90::tma_load_2d(st, &maps.x, ks, 0, &full[slot]);
+    sm90::tma_load_3d_hint(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot], policy);
+    unsigned char* sdst = st + G::kXBytes + G::kWBytes;
+    sm90::tma_load_2d(sdst, &maps.s, mb0 * 16, ks / p.group, &full[slot]);
+    if constexpr (Zero) sm90::tma_load_2d(sdst + 2 * G::kTileM * 2, &maps.z, mb0 * 16, ks / p.group, &full[slot]);
+  }
+}
+
+// One m16n8 accumulator fragment into the [rows][kNPad] fp32 partial-sum tile: rows 16*row_block +
+// lane/4 (c0, c1) and that + 8 (c2, c3), columns 8t + 2(lane%4) + {0, 1}.
+template <int kNPad>
+__device__ __forceinline__ void store_fragment(float* red, int row_block, int t, int lane, float c0, float c1, float c2,
+                                               float c3) {
+  float* lo = red + (row_block * 16 + lane / 4) * kNPad + t * 8 + 2 * (lane % 4);
+  float* hi = lo + 8 * kNPad;
+  lo[0] = c0;
+  lo[1] = c1;
+  hi[0] = c2;
+  hi[1] = c3;
+}
+
+// The split-K epilogue, once every CTA of the cluster has stored its partial sums in `red`
+// ([kTileM][kNPad] fp32): rank q sums rows [q*rows_per_rank, ...) over all ranks in rank order, adds
+// the bias and writes y; the last cluster barrier keeps each CTA's shared memory alive until every
+// rank has read it.
+template <class Act, int kTileM, int kNPad, int kThreads>
+__device__ __forceinline__ void reduce_cluster_and_store(float* red, const Params& p, int tid) {
+  namespace cg = cooperative_groups;
+  cg::cluster_group cluster = cg::this_cluster();
+  cluster.sync();
+  const int splits = int(cluster.num_blocks());
+  const int rank = int(cluster.block_rank());
+  const int rows_per_rank = (kTileM + splits - 1) / splits;
+  const int row0 = rank * rows_per_rank;
+  const int nrows = max(0, min(kTileM, row0 + rows_per_rank) - row0);
+  for (int i = tid; i < nrows * p.n; i += kThreads) {
+    const int rl = row0 + i % nrows, n = i / nrows;
+    float sum = 0.f;
+    for (int r = 0; r < splits; ++r) sum += cluster.map_shared_rank(red, r)[rl * kNPad + n];
+    const int64_t m = int64_t(blockIdx.x) * kTileM + rl;
+    if (m < p.m) {
+      if (p.bias) sum += ActOps<Act>::to_float(static_cast<const Act*>(p.bias)[m]);
+      static_cast<Act*>(p.y)[int64_t(n) * p.m + m] = ActOps<Act>::from_float(sum);
+    }
+  }
+  cluster.sync();
+}
+
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES>
 __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThreads) decode_kernel(const __grid_constant__ Maps maps, const Params p) {
-  namespace cg = cooperative_groups;
   using G = Geometry<Bits, NT, Zero, CW, R, STAGES>;
   extern __shared__ __align__(128) unsigned char smem[];
   uint64_t* full = reinterpret_cast<uint64_t*>(smem);   // stage landed (producer arrive + bytes)
@@ -139,27 +202,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThre
       for (int i = 0; i < 4; ++i) acc[rr][t][i] = 0.f;
 
   if (warp == CW) {
-    // Producer: one thread claims a free stage, announces its bytes and issues its three or four
-    // boxes. Weights are read once, so they are marked evict-first in L2.
-    if (lane == 0) {
-      sm90::prefetch_tensor_map(&maps.w);
-      sm90::prefetch_tensor_map(&maps.x);
-      sm90::prefetch_tensor_map(&maps.s);
-      if constexpr (Zero) sm90::prefetch_tensor_map(&maps.z);
-      const uint64_t policy = sm90::l2_evict_first_policy();
-      for (int s = 0; s < nstages; ++s) {
-        const int slot = s % STAGES;
-        unsigned char* st = pipe + slot * G::kStageBytes;
-        const int ks = k0 + s * kStageK;
-        sm90::mbar_wait(&empty[slot], ((s / STAGES) & 1) ^ 1);
-        sm90::mbar_arrive_expect_tx(&full[slot], G::kTxBytes);
-        sm90::tma_load_2d(st, &maps.x, ks, 0, &full[slot]);
-        sm90::tma_load_3d_hint(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot], policy);
-        unsigned char* sdst = st + G::kXBytes + G::kWBytes;
-        sm90::tma_load_2d(sdst, &maps.s, mb0 * 16, ks / p.group, &full[slot]);
-        if constexpr (Zero) sm90::tma_load_2d(sdst + 2 * G::kTileM * 2, &maps.z, mb0 * 16, ks / p.group, &full[slot]);
-      }
-    }
+    if (lane == 0) produce_stages<G, Zero, STAGES>(maps, p, pipe, full, empty, k0, nstages, mb0);
   } else if (warp > CW) {
     // Sum warp (uint4, 16+ tokens): per stage, sum_g(x) for every token row of the activation box, kept as running
     // group sums; slot [h][n] of the stage's sum area holds token n's sum over the group that ends in
@@ -189,7 +232,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThre
 #pragma unroll
             for (int c = 0; c < 4; ++c) {
               const uint4 chunk = *reinterpret_cast<const uint4*>(xs + row * 128 + (((half * 4 + c) ^ (row % 8)) << 4));
-              v += ActOps<Act>::sum8(chunk);
+              v += sum8<Act>(chunk);
             }
           }
           if (g32) {
@@ -334,35 +377,10 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThre
 #pragma unroll
     for (int rr = 0; rr < R; ++rr)
 #pragma unroll
-      for (int t = 0; t < NT; ++t) {
-        float* lo = red + ((warp * R + rr) * 16 + lane / 4) * G::kNPad + t * 8 + 2 * (lane % 4);
-        float* hi = lo + 8 * G::kNPad;
-        lo[0] = acc[rr][t][0];
-        lo[1] = acc[rr][t][1];
-        hi[0] = acc[rr][t][2];
-        hi[1] = acc[rr][t][3];
-      }
+      for (int t = 0; t < NT; ++t)
+        store_fragment<G::kNPad>(red, warp * R + rr, t, lane, acc[rr][t][0], acc[rr][t][1], acc[rr][t][2], acc[rr][t][3]);
   }
-
-  cg::cluster_group cluster = cg::this_cluster();
-  cluster.sync();
-  // Rank q of the cluster reduces rows [q*rows_per_rank, ...) over all ranks, in rank order.
-  const int splits = int(cluster.num_blocks());
-  const int rank = int(cluster.block_rank());
-  const int rows_per_rank = (G::kTileM + splits - 1) / splits;
-  const int row0 = rank * rows_per_rank;
-  const int nrows = max(0, min(G::kTileM, row0 + rows_per_rank) - row0);
-  for (int i = tid; i < nrows * p.n; i += G::kThreads) {
-    const int rl = row0 + i % nrows, n = i / nrows;
-    float sum = 0.f;
-    for (int r = 0; r < splits; ++r) sum += cluster.map_shared_rank(red, r)[rl * G::kNPad + n];
-    const int64_t m = int64_t(blockIdx.x) * G::kTileM + rl;
-    if (m < p.m) {
-      if (p.bias) sum += ActOps<Act>::to_float(static_cast<const Act*>(p.bias)[m]);
-      static_cast<Act*>(p.y)[int64_t(n) * p.m + m] = ActOps<Act>::from_float(sum);
-    }
-  }
-  cluster.sync();   // keep this CTA's shared memory alive until every rank has read it
+  reduce_cluster_and_store<Act, G::kTileM, G::kNPad, G::kThreads>(red, p, tid);
 }
 
 // Split count (cluster size along K). Every split adds a cluster-wide reduction and a wait for the
@@ -378,10 +396,12 @@ inline int choose_splits(int64_t tiles, int64_t k, int sm_count) {
   return int(std::max<int64_t>(s, 1));
 }
 
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES>
+// Kernel: any kernel of this geometry and parameters (the dev harness passes variants).
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES,
+          auto Kernel = &decode_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES>>
 struct Launcher {
   using G = Geometry<Bits, NT, Zero, CW, R, STAGES>;
-  static constexpr auto kernel = decode_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES>;
+  static constexpr auto kernel = Kernel;
 
   // Per device: the shared-memory attribute is set once and the CTAs per SM are read back.
   static int ctas_per_sm(int device) {
