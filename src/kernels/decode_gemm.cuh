@@ -481,8 +481,9 @@ struct Launcher {
 };
 
 // Catalog adapter: N up to NT*8 tokens and TM rows per CTA. 128-row tiles: 4 consumer warps x 2 row
-// blocks; 256-row tiles: 8 x 2. Stage counts as measured best on the H100 (bench/NOTES.md) within
-// the shared-memory budget of two or more CTAs per SM.
+// blocks; 256-row tiles: 8 x 2. Stage counts as measured best on the H100 (bench/NOTES.md), chosen for
+// two or more CTAs per SM; int8 with 256-row tiles and 16 tokens is the exception (6 stages of 19 KB:
+// one CTA per SM; 5 stages would fit two, unmeasured).
 template <class Act, WeightType WT, int NT, int TM>
 struct DecodeGemm {
   static constexpr int kBits = WT == WeightType::S8 ? 8 : 4;
