@@ -22,8 +22,8 @@ DEFAULT_TOKENS = [1, 16, 64, 4096]
 
 def _shapes_file() -> Optional[str]:
     here = os.path.dirname(os.path.abspath(__file__))
-    for cand in (os.path.join(here, "bench_shapes.json"),
-                 os.path.join(here, "..", "..", "bench", "bench_shapes.json"), os.path.join(here, "bench_shapes.json")):
+    # The copy packaged with mixgemm, else a source checkout's bench/ folder.
+    for cand in (os.path.join(here, "bench_shapes.json"), os.path.join(here, "..", "..", "bench", "bench_shapes.json")):
         if os.path.exists(cand):
             return cand
     return None
