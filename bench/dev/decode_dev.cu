@@ -2,9 +2,10 @@
 // decode_kernel against a naive fp32 reference and times them with weights streamed from HBM, so
 // one nvcc compile on the GPU machine explores many variants. Build and run (on the H100):
 //   nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -Isrc -o /tmp/decode_dev bench/dev/decode_dev.cu
-//   /tmp/decode_dev [check|ncu|u4|wgmma]
+//   /tmp/decode_dev [check|ncu|u4|wgmma|pdl|s8stages]
 // (-gencode, not -arch=sm_90a: CUDA 13.0's nvcc -arch=sm_90a also builds compute_90 PTX, where ptxas rejects wgmma.)
-// Modes: (none) check + speed sweep, check, ncu, u4 (uint4 vs int4 timings), wgmma (the prototype).
+// Modes: (none) check + speed sweep, check, ncu, u4 (uint4 vs int4 timings), wgmma (the prototype),
+// pdl (late-trigger programmatic dependent launch), s8stages (int8 256-row stage counts).
 // Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
 #include <algorithm>
 #include <cstdio>
@@ -202,6 +203,15 @@ void run_config(const char* label, const Shape& sh, int N, int splits_req, bool 
   run_with<Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST>, Act, Bits, Signed, Zero>(label, sh, N, splits_req, time_it);
 }
 
+// The same configuration as run_config with programmatic dependent launch (decode_kernel_pdl): in the
+// timing loop each launch may start while the previous one finishes its epilogue.
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST>
+void run_pdl(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
+  using L = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, &decode_kernel_pdl<Act, Bits, Signed, Zero, NT, CW, R, ST>,
+                     true>;
+  run_with<L, Act, Bits, Signed, Zero>(label, sh, N, splits_req, time_it);
+}
+
 // The wgmma prototype (decode_wgmma.cuh); no zero points.
 template <class Act, int Bits, int NT, int CW, int R, int ST>
 void run_wgmma(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
@@ -238,6 +248,32 @@ int main(int argc, char** argv) {
       run_config<__half, 4, true, false, 4, 4, 2, 8>("mma s4 nt4 cw4 r2 st8", sh, 32, 0, true);
       run_wgmma<__half, 4, 8, 4, 2, 4>("wg s4 nt8 cw4 r2 st4", sh, 64, 0, true);
       run_wgmma<__half, 4, 4, 8, 2, 4>("wg s4 nt4 cw8 r2 st4", sh, 32, 0, true);
+    }
+    return 0;
+  }
+  if (only == "pdl") {   // late-trigger PDL against plain launches, back to back, the catalog's tiles
+    run_pdl<__half, 4, true, false, 2, 4, 2, 8>("pdl s4 f16 nt2 cw4 r2 st8", g128, 16, 3, false);   // correctness
+    for (const Shape& sh : {reported, o8b, Shape{"8b.qkv", 6144, 4096, 128}, Shape{"70b.o", 8192, 8192, 128}, down,
+                            gate_up}) {
+      if (double(sh.m) * sh.k >= 80e6) {
+        run_config<__half, 4, true, false, 1, 8, 2, 6>("s4 nt1 cw8 r2 st6", sh, 1, 0, true);
+        run_pdl<__half, 4, true, false, 1, 8, 2, 6>("pdl s4 nt1 cw8 r2 st6", sh, 1, 0, true);
+        run_config<__half, 4, true, false, 2, 8, 2, 6>("s4 nt2 cw8 r2 st6", sh, 16, 0, true);
+        run_pdl<__half, 4, true, false, 2, 8, 2, 6>("pdl s4 nt2 cw8 r2 st6", sh, 16, 0, true);
+      } else {
+        run_config<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", sh, 1, 0, true);
+        run_pdl<__half, 4, true, false, 1, 4, 2, 8>("pdl s4 nt1 cw4 r2 st8", sh, 1, 0, true);
+        run_config<__half, 4, true, false, 2, 4, 2, 8>("s4 nt2 cw4 r2 st8", sh, 16, 0, true);
+        run_pdl<__half, 4, true, false, 2, 4, 2, 8>("pdl s4 nt2 cw4 r2 st8", sh, 16, 0, true);
+      }
+    }
+    return 0;
+  }
+  if (only == "s8stages") {   // int8, 256-row tiles, 16 tokens: 6 stages (one CTA per SM) against 5 (two)
+    for (const Shape& sh : {Shape{"70b.qkv", 10240, 8192, 128}, down, gate_up}) {
+      run_config<__half, 8, true, false, 2, 8, 2, 6>("s8 nt2 cw8 r2 st6", sh, 16, 0, true);
+      run_config<__half, 8, true, false, 2, 8, 2, 5>("s8 nt2 cw8 r2 st5", sh, 16, 0, true);
+      run_config<__half, 8, true, false, 2, 8, 2, 4>("s8 nt2 cw8 r2 st4", sh, 16, 0, true);
     }
     return 0;
   }

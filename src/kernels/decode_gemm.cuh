@@ -164,8 +164,10 @@ __device__ __forceinline__ void reduce_cluster_and_store(float* red, const Param
   cluster.sync();
 }
 
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES>
-__global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThreads) decode_kernel(const __grid_constant__ Maps maps, const Params p) {
+// The kernel body. Pdl (a development variant, bench/dev): every thread waits for the previous grid
+// after the barrier set-up, and signals that the next grid may launch once its main loop is done.
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool Pdl>
+__device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
   using G = Geometry<Bits, NT, Zero, CW, R, STAGES>;
   extern __shared__ __align__(128) unsigned char smem[];
   uint64_t* full = reinterpret_cast<uint64_t*>(smem);   // stage landed (producer arrive + bytes)
@@ -191,6 +193,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThre
     }
     sm90::fence_barrier_init();
   }
+  if constexpr (Pdl) sm90::grid_dependency_wait();
   __syncthreads();
 
   float acc[R][NT][4];   // the consumer warps' per-row sums (unused by the producer warp)
@@ -371,6 +374,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThre
     }
   }
 
+  if constexpr (Pdl) sm90::allow_dependent_launch();
   __syncthreads();   // all stages consumed, so every copy has landed: the stages become `red`
   float* red = reinterpret_cast<float*>(pipe);   // [kTileM][kNPad]
   if (warp < CW) {
@@ -381,6 +385,20 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThre
         store_fragment<G::kNPad>(red, warp * R + rr, t, lane, acc[rr][t][0], acc[rr][t][1], acc[rr][t][2], acc[rr][t][3]);
   }
   reduce_cluster_and_store<Act, G::kTileM, G::kNPad, G::kThreads>(red, p, tid);
+}
+
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES>
+__global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThreads)
+    decode_kernel(const __grid_constant__ Maps maps, const Params p) {
+  decode_body<Act, Bits, Signed, Zero, NT, CW, R, STAGES, false>(maps, p);
+}
+
+// Programmatic dependent launch with the trigger at the end of the main loop (dev harness only: an early
+// trigger measured 20-35% slower on large layers, bench/NOTES.md).
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES>
+__global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThreads)
+    decode_kernel_pdl(const __grid_constant__ Maps maps, const Params p) {
+  decode_body<Act, Bits, Signed, Zero, NT, CW, R, STAGES, true>(maps, p);
 }
 
 // Split count (cluster size along K). Every split adds a cluster-wide reduction and a wait for the
@@ -396,9 +414,10 @@ inline int choose_splits(int64_t tiles, int64_t k, int sm_count) {
   return int(std::max<int64_t>(s, 1));
 }
 
-// Kernel: any kernel of this geometry and parameters (the dev harness passes variants).
+// Kernel: any kernel of this geometry and parameters (the dev harness passes variants); Pdl: launch with
+// programmatic stream serialization (for a kernel that waits for its predecessor itself).
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES,
-          auto Kernel = &decode_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES>>
+          auto Kernel = &decode_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES>, bool Pdl = false>
 struct Launcher {
   using G = Geometry<Bits, NT, Zero, CW, R, STAGES>;
   static constexpr auto kernel = Kernel;
@@ -467,13 +486,15 @@ struct Launcher {
     cfg.blockDim = dim3(G::kThreads, 1, 1);
     cfg.dynamicSmemBytes = G::kSmem;
     cfg.stream = stream;
-    cudaLaunchAttribute attr[1];
+    cudaLaunchAttribute attr[2];
     attr[0].id = cudaLaunchAttributeClusterDimension;
     attr[0].val.clusterDim.x = 1;
     attr[0].val.clusterDim.y = unsigned(splits);
     attr[0].val.clusterDim.z = 1;
+    attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[1].val.programmaticStreamSerializationAllowed = 1;
     cfg.attrs = attr;
-    cfg.numAttrs = 1;
+    cfg.numAttrs = Pdl ? 2 : 1;
     const cudaError_t err = cudaLaunchKernelEx(&cfg, kernel, maps, prm);
     if (err != cudaSuccess)
       throw std::runtime_error(std::string("mixgemm: decode kernel launch failed: ") + cudaGetErrorString(err));

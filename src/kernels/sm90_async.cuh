@@ -76,6 +76,14 @@ __device__ __forceinline__ void tma_load_3d_hint(void* dst, const void* map, int
       : "memory");
 }
 
+// Programmatic dependent launch. wait: block until the grids this one depends on have completed and
+// their writes are visible (returns at once for a launch without the attribute). launch_dependents:
+// the next grid in the stream may be scheduled once every CTA of this one has signalled or exited.
+__device__ __forceinline__ void grid_dependency_wait() { asm volatile("griddepcontrol.wait;\n" ::: "memory"); }
+__device__ __forceinline__ void allow_dependent_launch() {
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+}
+
 __device__ __forceinline__ void prefetch_tensor_map(const void* map) {
   asm volatile("prefetch.tensormap [%0];\n" ::"l"(map) : "memory");
 }
