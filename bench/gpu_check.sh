@@ -2,7 +2,8 @@
 # One command for the lent (offline) H100: build mixgemm from this checkout, run the GPU tests, run
 # the benchmark. Logs go to $OUT (or ./gpu_out). Usage, from the repository root:
 #   MIXGEMM_KERNELS='*' STEPS="build test bench" bash bench/gpu_check.sh
-# Steps: build (from source), install (a prebuilt wheel from .prebuilt/), smoke, test, bench.
+# Steps: build (from source), install (a prebuilt wheel from .prebuilt/), smoke, test, dev (the decode
+# development harness, modes in DEV_MODES), bench.
 # Needs the nvidia-cutlass wheel in .whl/ (pip download --no-deps -d .whl nvidia-cutlass==4.2.0.0);
 # nanobind and scikit-build-core come from the machine's own Python (--no-build-isolation).
 set -uo pipefail
@@ -55,6 +56,15 @@ PY
       ;;
     test)
       $PY -m pytest tests -q -p no:cacheprovider ${PYTEST_ARGS:-} 2>&1 | tee "$OUT/pytest.log" | tail -25
+      ;;
+    dev)
+      # The decode development harness (bench/dev/decode_dev.cu): one compile, then each mode in DEV_MODES.
+      nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -Isrc -o /tmp/decode_dev bench/dev/decode_dev.cu \
+        > "$OUT/dev_build.log" 2>&1 || { tail -20 "$OUT/dev_build.log"; exit 1; }
+      for mode in ${DEV_MODES:-check wgmma pdl s8stages}; do
+        timeout ${DEV_TIMEOUT:-120} /tmp/decode_dev "$mode" > "$OUT/dev_$mode.txt" 2>&1
+        echo "dev $mode rc=$? ($(grep -c 'BAD\|NaN' "$OUT/dev_$mode.txt") bad lines)" | tee -a "$OUT/gpu.txt"
+      done
       ;;
     bench)
       $PY -m mixgemm bench ${BENCH_ARGS:-} --out "$OUT/results.jsonl" 2>"$OUT/bench_progress.log" | tee "$OUT/bench.txt"
