@@ -213,9 +213,9 @@ void run_pdl(const char* label, const Shape& sh, int N, int splits_req, bool tim
 }
 
 // The wgmma prototype (decode_wgmma.cuh); no zero points.
-template <class Act, int Bits, int NT, int CW, int R, int ST>
+template <class Act, int Bits, int NT, int CW, int R, int ST, bool Pipe = false>
 void run_wgmma(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
-  run_with<wg::Launcher<Act, Bits, true, NT, CW, R, ST>, Act, Bits, true, false>(label, sh, N, splits_req, time_it);
+  run_with<wg::Launcher<Act, Bits, true, NT, CW, R, ST, Pipe>, Act, Bits, true, false>(label, sh, N, splits_req, time_it);
 }
 
 int main(int argc, char** argv) {
@@ -243,8 +243,13 @@ int main(int argc, char** argv) {
     run_wgmma<__half, 4, 4, 4, 2, 6>("wg s4 f16 nt4 cw4 r2 st6", small32, 32, 0, false);
     run_wgmma<__nv_bfloat16, 4, 8, 4, 2, 4>("wg s4 bf16 nt8 cw4 r2 st4", small32, 50, 2, false);
     run_wgmma<__half, 8, 4, 4, 2, 4>("wg s8 f16 nt4 cw4 r2 st4", g128, 32, 0, false);
+    run_wgmma<__half, 4, 4, 4, 2, 6, true>("wgp s4 f16 nt4 cw4 r2 st6", g128, 29, 3, false);
+    run_wgmma<__half, 4, 4, 4, 2, 6, true>("wgp s4 f16 nt4 cw4 r2 st6", perchan, 32, 5, false);
+    run_wgmma<__nv_bfloat16, 4, 8, 4, 2, 4, true>("wgp s4 bf16 nt8 cw4 r2 st4", g128, 64, 0, false);
     for (const Shape& sh : {reported, o8b, Shape{"70b.o", 8192, 8192, 128}, gate_up, down}) {
       run_wgmma<__half, 4, 4, 4, 2, 6>("wg s4 nt4 cw4 r2 st6", sh, 32, 0, true);
+      run_wgmma<__half, 4, 4, 4, 2, 6, true>("wgp s4 nt4 cw4 r2 st6", sh, 32, 0, true);
+      run_wgmma<__half, 4, 8, 4, 2, 4, true>("wgp s4 nt8 cw4 r2 st4", sh, 64, 0, true);
       run_config<__half, 4, true, false, 4, 4, 2, 8>("mma s4 nt4 cw4 r2 st8", sh, 32, 0, true);
       run_wgmma<__half, 4, 8, 4, 2, 4>("wg s4 nt8 cw4 r2 st4", sh, 64, 0, true);
       run_wgmma<__half, 4, 4, 8, 2, 4>("wg s4 nt4 cw8 r2 st4", sh, 32, 0, true);

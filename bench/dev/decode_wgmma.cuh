@@ -14,7 +14,8 @@
 //    operand directly: one descriptor per stage, advanced 32 bytes per K block;
 //  - per stage: convert the stage's 4 x R fragments, fence, issue 4 x R wgmmas, commit, wait, then
 //    fold finished groups with fp32 scales (as decode_kernel) and hand the stage back.
-// Zero points (uint4) are not handled yet.
+// Zero points (uint4) are not handled yet. Pipe=true overlaps the next stage's conversion with this stage's
+// wgmmas (two fragment buffers); harness labels "wgp".
 #pragma once
 
 #include "kernels/decode_gemm.cuh"
@@ -88,7 +89,9 @@ template <> struct Wgmma<__nv_bfloat16, 64> {
   }
 };
 
-template <class Act, int Bits, bool Signed, int NT, int CW, int R, int STAGES>
+// Pipe: convert the next stage's fragments while this stage's wgmmas run (two fragment buffers, group
+// sizes of 64 and more); without it, and for g = 32, each stage converts, issues and waits in turn.
+template <class Act, int Bits, bool Signed, int NT, int CW, int R, int STAGES, bool Pipe>
 __global__ void __launch_bounds__(32 * (CW + 1)) decode_wgmma_kernel(const __grid_constant__ Maps maps, const Params p) {
   using G = Geometry<Bits, NT, false, CW, R, STAGES>;
   constexpr int kN = G::kNPad;         // wgmma N: the token bucket
@@ -179,7 +182,7 @@ __global__ void __launch_bounds__(32 * (CW + 1)) decode_wgmma_kernel(const __gri
     using C4 = std::integral_constant<int, kStageBlocks>;
 
 #pragma unroll 1
-    for (int s = 0; s < nstages; ++s) {
+    for (int s = 0; s < nstages && !(Pipe && !g32); ++s) {
       const int slot = s % STAGES;
       sm90::mbar_wait(&full[slot], (s / STAGES) & 1);
       const unsigned char* st = pipe + slot * G::kStageBytes;
@@ -202,6 +205,56 @@ __global__ void __launch_bounds__(32 * (CW + 1)) decode_wgmma_kernel(const __gri
       __syncwarp();
       if (lane == 0) sm90::mbar_arrive(&empty[slot]);
     }
+
+    if constexpr (Pipe) {
+      if (!g32) {
+        // Two fragment buffers, the loop unrolled by two stages so each buffer stays in registers.
+        uint32_t fa[kStageBlocks][R][4], fb[kStageBlocks][R][4];
+        auto stage_ptr = [&](int s) { return pipe + (s % STAGES) * G::kStageBytes; };
+        auto convert_stage = [&](int s, uint32_t (&f)[kStageBlocks][R][4]) {
+          sm90::mbar_wait(&full[s % STAGES], (s / STAGES) & 1);
+          const unsigned char* wst = stage_ptr(s) + G::kXBytes;
+#pragma unroll
+          for (int kb = 0; kb < kStageBlocks; ++kb)
+#pragma unroll
+            for (int rr = 0; rr < R; ++rr) {
+              const Word<Bits> wv = *reinterpret_cast<const Word<Bits>*>(
+                  wst + kb * G::kWBlockBytes + ((wgroup * R + rr) * 4 + wq) * G::kAtomBytes + lane * Bits);
+              convert<Act, Signed>(wv, f[kb][rr]);
+            }
+        };
+        auto issue_stage = [&](int s, const uint32_t (&f)[kStageBlocks][R][4]) {
+          const uint64_t desc = desc_kmajor_sw128(sm90::smem_addr(stage_ptr(s)));
+          fence();
+#pragma unroll
+          for (int kb = 0; kb < kStageBlocks; ++kb)
+#pragma unroll
+            for (int rr = 0; rr < R; ++rr) Wgmma<Act, kN>::run(accg[rr], f[kb][rr], desc + uint64_t(2 * kb));
+          commit();
+        };
+        auto finish_stage = [&](int s) {
+          wait_all();
+          const int stage_end = k0 + (s + 1) * kStageK;
+          if (stage_end == next_group_end || s == nstages - 1) {
+            fold(reinterpret_cast<const Act*>(stage_ptr(s) + G::kXBytes + G::kWBytes), 0);
+            if (stage_end == next_group_end) next_group_end += p.group;
+          }
+          __syncwarp();
+          if (lane == 0) sm90::mbar_arrive(&empty[s % STAGES]);
+        };
+        if (nstages > 0) convert_stage(0, fa);
+#pragma unroll 1
+        for (int s = 0; s < nstages; s += 2) {
+          issue_stage(s, fa);
+          if (s + 1 < nstages) convert_stage(s + 1, fb);
+          finish_stage(s);
+          if (s + 1 >= nstages) break;
+          issue_stage(s + 1, fb);
+          if (s + 2 < nstages) convert_stage(s + 2, fa);
+          finish_stage(s + 1);
+        }
+      }
+    }
   }
 
   __syncthreads();   // all stages consumed: the stages become `red`, as in decode_kernel
@@ -218,9 +271,9 @@ __global__ void __launch_bounds__(32 * (CW + 1)) decode_wgmma_kernel(const __gri
 }
 
 // decode_gemm.cuh's launcher (maps, splits, cluster launch) with this kernel. No zero points yet.
-template <class Act, int Bits, bool Signed, int NT, int CW, int R, int STAGES>
+template <class Act, int Bits, bool Signed, int NT, int CW, int R, int STAGES, bool Pipe = false>
 using Launcher = decode::Launcher<Act, Bits, Signed, false, NT, CW, R, STAGES,
-                                  &decode_wgmma_kernel<Act, Bits, Signed, NT, CW, R, STAGES>>;
+                                  &decode_wgmma_kernel<Act, Bits, Signed, NT, CW, R, STAGES, Pipe>>;
 
 }  // namespace wg
 }  // namespace decode
