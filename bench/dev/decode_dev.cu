@@ -212,10 +212,11 @@ void run_pdl(const char* label, const Shape& sh, int N, int splits_req, bool tim
   run_with<L, Act, Bits, Signed, Zero>(label, sh, N, splits_req, time_it);
 }
 
-// The wgmma prototype (decode_wgmma.cuh); no zero points.
-template <class Act, int Bits, int NT, int CW, int R, int ST, bool Pipe = false>
+// The wgmma prototype (decode_wgmma.cuh); Zero: uint4 with zero points (else signed).
+template <class Act, int Bits, int NT, int CW, int R, int ST, bool Pipe = false, bool Zero = false>
 void run_wgmma(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
-  run_with<wg::Launcher<Act, Bits, true, NT, CW, R, ST, Pipe>, Act, Bits, true, false>(label, sh, N, splits_req, time_it);
+  run_with<wg::Launcher<Act, Bits, !Zero, Zero, NT, CW, R, ST, Pipe>, Act, Bits, !Zero, Zero>(label, sh, N, splits_req,
+                                                                                                time_it);
 }
 
 int main(int argc, char** argv) {
@@ -246,6 +247,9 @@ int main(int argc, char** argv) {
     run_wgmma<__half, 4, 4, 4, 2, 6, true>("wgp s4 f16 nt4 cw4 r2 st6", g128, 29, 3, false);
     run_wgmma<__half, 4, 4, 4, 2, 6, true>("wgp s4 f16 nt4 cw4 r2 st6", perchan, 32, 5, false);
     run_wgmma<__nv_bfloat16, 4, 8, 4, 2, 4, true>("wgp s4 bf16 nt8 cw4 r2 st4", g128, 64, 0, false);
+    run_wgmma<__half, 4, 4, 4, 2, 6, false, true>("wg u4 f16 nt4 cw4 r2 st6", small32, 32, 2, false);
+    run_wgmma<__half, 4, 4, 4, 2, 6, true, true>("wgp u4 f16 nt4 cw4 r2 st6", g128, 27, 3, false);
+    run_wgmma<__nv_bfloat16, 4, 8, 4, 2, 4, true, true>("wgp u4 bf16 nt8 cw4 r2 st4", g128, 64, 0, false);
     for (const Shape& sh : {reported, o8b, Shape{"70b.o", 8192, 8192, 128}, gate_up, down}) {
       run_wgmma<__half, 4, 4, 4, 2, 6>("wg s4 nt4 cw4 r2 st6", sh, 32, 0, true);
       run_wgmma<__half, 4, 4, 4, 2, 6, true>("wgp s4 nt4 cw4 r2 st6", sh, 32, 0, true);

@@ -14,7 +14,7 @@
 //    operand directly: one descriptor per stage, advanced 32 bytes per K block;
 //  - per stage: convert the stage's 4 x R fragments, fence, issue 4 x R wgmmas, commit, wait, then
 //    fold finished groups with fp32 scales (as decode_kernel) and hand the stage back.
-// Zero points (uint4) are not handled yet. Pipe=true overlaps the next stage's conversion with this stage's
+// Zero points (uint4) come from decode_kernel's sum warp. Pipe=true overlaps the next stage's conversion with this stage's
 // wgmmas (two fragment buffers); harness labels "wgp".
 #pragma once
 
@@ -91,9 +91,12 @@ template <> struct Wgmma<__nv_bfloat16, 64> {
 
 // Pipe: convert the next stage's fragments while this stage's wgmmas run (two fragment buffers, group
 // sizes of 64 and more); without it, and for g = 32, each stage converts, issues and waits in turn.
-template <class Act, int Bits, bool Signed, int NT, int CW, int R, int STAGES, bool Pipe>
-__global__ void __launch_bounds__(32 * (CW + 1)) decode_wgmma_kernel(const __grid_constant__ Maps maps, const Params p) {
-  using G = Geometry<Bits, NT, false, CW, R, STAGES>;
+// Zero: uint4 zero points, with decode_kernel's sum warp (warp CW + 1) providing sum_g(x).
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool Pipe>
+__global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThreads)
+    decode_wgmma_kernel(const __grid_constant__ Maps maps, const Params p) {
+  using G = Geometry<Bits, NT, Zero, CW, R, STAGES>;
+  static_assert(G::kSumWarp == Zero, "32/64-token buckets take zero points through the sum warp");
   constexpr int kN = G::kNPad;         // wgmma N: the token bucket
   constexpr int kD = kN / 2;           // accumulator values per thread per 64-row slab
   static_assert(CW % 4 == 0, "consumer warps form whole warpgroups");
@@ -101,6 +104,8 @@ __global__ void __launch_bounds__(32 * (CW + 1)) decode_wgmma_kernel(const __gri
   extern __shared__ __align__(128) unsigned char smem[];
   uint64_t* full = reinterpret_cast<uint64_t*>(smem);
   uint64_t* empty = full + STAGES;
+  uint64_t* sums_ready = empty + STAGES;                                      // (Zero)
+  float* xsums = reinterpret_cast<float*>(full + G::kBarrierSets * STAGES);   // [STAGES][2][kNPad] (Zero)
   const uint32_t smem_base = sm90::smem_addr(smem);
   unsigned char* pipe = smem + ((smem_base + G::kBarRegion + 1023) / 1024 * 1024 - smem_base);
 
@@ -112,7 +117,8 @@ __global__ void __launch_bounds__(32 * (CW + 1)) decode_wgmma_kernel(const __gri
   if (tid == 0) {
     for (int s = 0; s < STAGES; ++s) {
       sm90::mbar_init(&full[s], 1);
-      sm90::mbar_init(&empty[s], CW);
+      sm90::mbar_init(&empty[s], Zero ? CW + 1 : CW);
+      if constexpr (Zero) sm90::mbar_init(&sums_ready[s], 32);
     }
     sm90::fence_barrier_init();
   }
@@ -130,7 +136,10 @@ __global__ void __launch_bounds__(32 * (CW + 1)) decode_wgmma_kernel(const __gri
   // warpgroup takes the same side (else it serialises the wgmmas: ptxas C7520).
   const int warpgroup_idx = __shfl_sync(0xffffffffu, tid / 128, 0);
   if (warpgroup_idx == CW / 4) {
-    if (warp == CW && lane == 0) produce_stages<G, false, STAGES>(maps, p, pipe, full, empty, k0, nstages, mb0);
+    if (warp == CW && lane == 0) produce_stages<G, Zero, STAGES>(maps, p, pipe, full, empty, k0, nstages, mb0);
+    if constexpr (Zero) {
+      if (warp == CW + 1) sum_stages<Act, G, STAGES>(pipe, xsums, full, empty, sums_ready, p, k0, nstages, lane);
+    }
   } else {
     float accg[R][kD];   // the current group's q.x sums
 #pragma unroll
@@ -140,17 +149,39 @@ __global__ void __launch_bounds__(32 * (CW + 1)) decode_wgmma_kernel(const __gri
     const bool g32 = p.group == 32;
     int next_group_end = (k0 / p.group + 1) * p.group;
 
-    auto fold = [&](const Act* ss, int local) {
+    // `s` is the stage whose scale box `ss` is; with zero points its activation sums are waited for here.
+    auto fold = [&](const Act* ss, int local, int s) {
+      float xsum[kD / 4][2];   // this lane's two token columns of sum_g(x) per 8-column chunk
+      if constexpr (Zero) {
+        sm90::mbar_wait(&sums_ready[s % STAGES], (s / STAGES) & 1);
+        const float* sums = xsums + (s % STAGES) * 2 * G::kNPad + local * G::kNPad + 2 * (lane % 4);
+#pragma unroll
+        for (int c = 0; c < kD / 4; ++c) {
+          xsum[c][0] = sums[c * 8];
+          xsum[c][1] = sums[c * 8 + 1];
+        }
+      }
 #pragma unroll
       for (int rr = 0; rr < R; ++rr) {
         const Act* srow = ss + local * G::kTileM + ((wgroup * R + rr) * 4 + wq) * 16 + lane / 4;
         const float s_lo = ActOps<Act>::to_float(srow[0]), s_hi = ActOps<Act>::to_float(srow[8]);
+        float z_lo = 0.f, z_hi = 0.f;
+        if constexpr (Zero) {   // the zero box follows the scale box: z' = -s*z per (group, row)
+          z_lo = ActOps<Act>::to_float(srow[2 * G::kTileM]);
+          z_hi = ActOps<Act>::to_float(srow[2 * G::kTileM + 8]);
+        }
 #pragma unroll
         for (int c = 0; c < kD / 4; ++c) {
           acc[rr][4 * c + 0] += s_lo * accg[rr][4 * c + 0];
           acc[rr][4 * c + 1] += s_lo * accg[rr][4 * c + 1];
           acc[rr][4 * c + 2] += s_hi * accg[rr][4 * c + 2];
           acc[rr][4 * c + 3] += s_hi * accg[rr][4 * c + 3];
+          if constexpr (Zero) {
+            acc[rr][4 * c + 0] += z_lo * xsum[c][0];
+            acc[rr][4 * c + 1] += z_lo * xsum[c][1];
+            acc[rr][4 * c + 2] += z_hi * xsum[c][0];
+            acc[rr][4 * c + 3] += z_hi * xsum[c][1];
+          }
         }
 #pragma unroll
         for (int i = 0; i < kD; ++i) accg[rr][i] = 0.f;
@@ -191,14 +222,14 @@ __global__ void __launch_bounds__(32 * (CW + 1)) decode_wgmma_kernel(const __gri
       const Act* ss = reinterpret_cast<const Act*>(st + G::kXBytes + G::kWBytes);
       if (g32) {
         mma_blocks(wst, desc, C0{}, C2{});
-        fold(ss, 0);
+        fold(ss, 0, s);
         mma_blocks(wst, desc, C2{}, C4{});
-        fold(ss, 1);
+        fold(ss, 1, s);
       } else {
         mma_blocks(wst, desc, C0{}, C4{});
         const int stage_end = k0 + (s + 1) * kStageK;
         if (stage_end == next_group_end || s == nstages - 1) {
-          fold(ss, 0);
+          fold(ss, 0, s);
           if (stage_end == next_group_end) next_group_end += p.group;
         }
       }
@@ -236,7 +267,7 @@ __global__ void __launch_bounds__(32 * (CW + 1)) decode_wgmma_kernel(const __gri
           wait_all();
           const int stage_end = k0 + (s + 1) * kStageK;
           if (stage_end == next_group_end || s == nstages - 1) {
-            fold(reinterpret_cast<const Act*>(stage_ptr(s) + G::kXBytes + G::kWBytes), 0);
+            fold(reinterpret_cast<const Act*>(stage_ptr(s) + G::kXBytes + G::kWBytes), 0, s);
             if (stage_end == next_group_end) next_group_end += p.group;
           }
           __syncwarp();
@@ -270,10 +301,10 @@ __global__ void __launch_bounds__(32 * (CW + 1)) decode_wgmma_kernel(const __gri
   reduce_cluster_and_store<Act, G::kTileM, G::kNPad, G::kThreads>(red, p, tid);
 }
 
-// decode_gemm.cuh's launcher (maps, splits, cluster launch) with this kernel. No zero points yet.
-template <class Act, int Bits, bool Signed, int NT, int CW, int R, int STAGES, bool Pipe = false>
-using Launcher = decode::Launcher<Act, Bits, Signed, false, NT, CW, R, STAGES,
-                                  &decode_wgmma_kernel<Act, Bits, Signed, NT, CW, R, STAGES, Pipe>>;
+// decode_gemm.cuh's launcher (maps, splits, cluster launch) with this kernel.
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool Pipe = false>
+using Launcher = decode::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES,
+                                  &decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES, Pipe>>;
 
 }  // namespace wg
 }  // namespace decode

@@ -124,6 +124,56 @@ __device__ __forceinline__ void produce_stages(const Maps& maps, const Params& p
   }
 }
 
+// The sum warp (uint4, 16+ tokens): per stage, sum_g(x) for every token row of the activation box, kept
+// as running group sums; xsums[slot][h][n] holds token n's sum over the group that ends in this stage
+// (h = 0), or for g = 32 over the stage's first (h = 0) and second (h = 1) 32 columns. Lane pairs
+// (2i, 2i+1) take the two 32-column halves of rows i, i+16, ...
+template <class Act, class G, int STAGES>
+__device__ __forceinline__ void sum_stages(const unsigned char* pipe, float* xsums, uint64_t* full, uint64_t* empty,
+                                           uint64_t* sums_ready, const Params& p, int k0, int nstages, int lane) {
+  constexpr int kRowSets = (G::kNPad + 15) / 16;
+  const bool g32 = p.group == 32;
+  const int half = lane % 2;
+  int next_group_end = (k0 / p.group + 1) * p.group;
+  float run[kRowSets];
+#pragma unroll
+  for (int j = 0; j < kRowSets; ++j) run[j] = 0.f;
+#pragma unroll 1
+  for (int s = 0; s < nstages; ++s) {
+    const int slot = s % STAGES;
+    sm90::mbar_wait(&full[slot], (s / STAGES) & 1);
+    const unsigned char* xs = pipe + slot * G::kStageBytes;
+    float* sums = xsums + slot * 2 * G::kNPad;
+    const int stage_end = k0 + (s + 1) * kStageK;
+    const bool group_ends = stage_end == next_group_end || s == nstages - 1;
+#pragma unroll
+    for (int j = 0; j < kRowSets; ++j) {
+      const int row = j * 16 + lane / 2;
+      float v = 0.f;
+      if (row < G::kNPad) {
+#pragma unroll
+        for (int c = 0; c < 4; ++c) {
+          const uint4 chunk = *reinterpret_cast<const uint4*>(xs + row * 128 + (((half * 4 + c) ^ (row % 8)) << 4));
+          v += sum8<Act>(chunk);
+        }
+      }
+      if (g32) {
+        if (row < G::kNPad) sums[half * G::kNPad + row] = v;
+      } else {
+        run[j] += v + __shfl_xor_sync(0xffffffffu, v, 1);
+        if (half == 0 && row < G::kNPad) sums[row] = run[j];
+        if (group_ends) run[j] = 0.f;
+      }
+    }
+    if (stage_end == next_group_end) next_group_end += p.group;
+    // Each lane releases its own sums (an arrive is a release), so the consumers' wait orders every
+    // write without relying on a warp barrier; then lane 0 hands the stage back once all have read it.
+    sm90::mbar_arrive(&sums_ready[slot]);
+    __syncwarp();
+    if (lane == 0) sm90::mbar_arrive(&empty[slot]);
+  }
+}
+
 // One m16n8 accumulator fragment into the [rows][kNPad] fp32 partial-sum tile: rows 16*row_block +
 // lane/4 (c0, c1) and that + 8 (c2, c3), columns 8t + 2(lane%4) + {0, 1}.
 template <int kNPad>
@@ -207,53 +257,7 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
   if (warp == CW) {
     if (lane == 0) produce_stages<G, Zero, STAGES>(maps, p, pipe, full, empty, k0, nstages, mb0);
   } else if (warp > CW) {
-    // Sum warp (uint4, 16+ tokens): per stage, sum_g(x) for every token row of the activation box, kept as running
-    // group sums; slot [h][n] of the stage's sum area holds token n's sum over the group that ends in
-    // this stage (h = 0), or for g = 32 over the stage's first (h = 0) and second (h = 1) 32 columns.
-    // Lane pairs (2i, 2i+1) take the two 32-column halves of rows i, i+16, ...
-    if constexpr (G::kSumWarp) {
-      constexpr int kRowSets = (G::kNPad + 15) / 16;
-      const bool g32 = p.group == 32;
-      const int half = lane % 2;
-      int next_group_end = (k0 / p.group + 1) * p.group;
-      float run[kRowSets];
-#pragma unroll
-      for (int j = 0; j < kRowSets; ++j) run[j] = 0.f;
-#pragma unroll 1
-      for (int s = 0; s < nstages; ++s) {
-        const int slot = s % STAGES;
-        sm90::mbar_wait(&full[slot], (s / STAGES) & 1);
-        const unsigned char* xs = pipe + slot * G::kStageBytes;
-        float* sums = xsums + slot * 2 * G::kNPad;
-        const int stage_end = k0 + (s + 1) * kStageK;
-        const bool group_ends = stage_end == next_group_end || s == nstages - 1;
-#pragma unroll
-        for (int j = 0; j < kRowSets; ++j) {
-          const int row = j * 16 + lane / 2;
-          float v = 0.f;
-          if (row < G::kNPad) {
-#pragma unroll
-            for (int c = 0; c < 4; ++c) {
-              const uint4 chunk = *reinterpret_cast<const uint4*>(xs + row * 128 + (((half * 4 + c) ^ (row % 8)) << 4));
-              v += sum8<Act>(chunk);
-            }
-          }
-          if (g32) {
-            if (row < G::kNPad) sums[half * G::kNPad + row] = v;
-          } else {
-            run[j] += v + __shfl_xor_sync(0xffffffffu, v, 1);
-            if (half == 0 && row < G::kNPad) sums[row] = run[j];
-            if (group_ends) run[j] = 0.f;
-          }
-        }
-        if (stage_end == next_group_end) next_group_end += p.group;
-        // Each lane releases its own sums (an arrive is a release), so the consumers' wait orders every
-        // write without relying on a warp barrier; then lane 0 hands the stage back once all have read it.
-        sm90::mbar_arrive(&sums_ready[slot]);
-        __syncwarp();
-        if (lane == 0) sm90::mbar_arrive(&empty[slot]);
-      }
-    }
+    if constexpr (G::kSumWarp) sum_stages<Act, G, STAGES>(pipe, xsums, full, empty, sums_ready, p, k0, nstages, lane);
   } else {
     float accg[R][NT][4], accz[NT][4];   // accz: sum_g(x) from the ones-MMA (zero points, 8 tokens)
 #pragma unroll
