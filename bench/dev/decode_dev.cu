@@ -223,7 +223,9 @@ int main(int argc, char** argv) {
   const std::string only = argc > 1 ? argv[1] : "";
   const Shape reported{"reported", 3584, 8192, 64}, gate_up{"70b.gate_up", 57344, 8192, 128},
       down{"70b.down", 8192, 28672, 128}, o8b{"8b.o", 4096, 4096, 128},
-      small32{"g32.small", 1040, 2048, 32};
+      small32{"g32.small", 1040, 2048, 32}, o70b{"70b.o", 8192, 8192, 128}, qkv8b{"8b.qkv", 6144, 4096, 128},
+      qkv70b{"70b.qkv", 10240, 8192, 128};
+  const Shape sweep[] = {reported, o8b, o70b, gate_up, down};   // the speed sweeps' layers
   // correctness across types and odd sizes (M not a multiple of the tile, group 32, N below the bucket)
   run_config<__half, 4, true, false, 2, 4, 2, 8>("s4 f16 nt2 cw4 r2 st8", small32, 13, 0, false);
   run_config<__half, 4, false, true, 2, 4, 2, 8>("u4 f16 nt2 cw4 r2 st8", small32, 16, 0, false);
@@ -250,7 +252,7 @@ int main(int argc, char** argv) {
     run_wgmma<__half, 4, 4, 4, 2, 6, false, true>("wg u4 f16 nt4 cw4 r2 st6", small32, 32, 2, false);
     run_wgmma<__half, 4, 4, 4, 2, 6, true, true>("wgp u4 f16 nt4 cw4 r2 st6", g128, 27, 3, false);
     run_wgmma<__nv_bfloat16, 4, 8, 4, 2, 4, true, true>("wgp u4 bf16 nt8 cw4 r2 st4", g128, 64, 0, false);
-    for (const Shape& sh : {reported, o8b, Shape{"70b.o", 8192, 8192, 128}, gate_up, down}) {
+    for (const Shape& sh : sweep) {
       run_wgmma<__half, 4, 4, 4, 2, 6>("wg s4 nt4 cw4 r2 st6", sh, 32, 0, true);
       run_wgmma<__half, 4, 4, 4, 2, 6, true>("wgp s4 nt4 cw4 r2 st6", sh, 32, 0, true);
       run_wgmma<__half, 4, 8, 4, 2, 4, true>("wgp s4 nt8 cw4 r2 st4", sh, 64, 0, true);
@@ -262,7 +264,7 @@ int main(int argc, char** argv) {
   }
   if (only == "pdl") {   // late-trigger PDL against plain launches, back to back, the catalog's tiles
     run_pdl<__half, 4, true, false, 2, 4, 2, 8>("pdl s4 f16 nt2 cw4 r2 st8", g128, 16, 3, false);   // correctness
-    for (const Shape& sh : {reported, o8b, Shape{"8b.qkv", 6144, 4096, 128}, Shape{"70b.o", 8192, 8192, 128}, down,
+    for (const Shape& sh : {reported, o8b, qkv8b, o70b, down,
                             gate_up}) {
       if (double(sh.m) * sh.k >= 80e6) {
         run_config<__half, 4, true, false, 1, 8, 2, 6>("s4 nt1 cw8 r2 st6", sh, 1, 0, true);
@@ -279,7 +281,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (only == "s8stages") {   // int8, 256-row tiles, 16 tokens: 6 stages (one CTA per SM) against 5 (two)
-    for (const Shape& sh : {Shape{"70b.qkv", 10240, 8192, 128}, down, gate_up}) {
+    for (const Shape& sh : {qkv70b, down, gate_up}) {
       run_config<__half, 8, true, false, 2, 8, 2, 6>("s8 nt2 cw8 r2 st6", sh, 16, 0, true);
       run_config<__half, 8, true, false, 2, 8, 2, 5>("s8 nt2 cw8 r2 st5", sh, 16, 0, true);
       run_config<__half, 8, true, false, 2, 8, 2, 4>("s8 nt2 cw8 r2 st4", sh, 16, 0, true);
@@ -289,7 +291,7 @@ int main(int argc, char** argv) {
   if (only == "u4") {   // uint4 against int4 on the same shapes (target: within 5%)
     run_config<__half, 4, false, true, 8, 4, 2, 6>("u4 f16 nt8 cw4 r2 st6", g128, 64, 0, false);
     run_config<__half, 4, false, true, 2, 8, 2, 6>("u4 f16 nt2 cw8 r2 st6", small32, 16, 2, false);
-    for (const Shape& sh : {reported, o8b, Shape{"70b.o", 8192, 8192, 128}, gate_up, down}) {
+    for (const Shape& sh : sweep) {
       for (int n : {1, 16}) {
         if (n == 1) {
           run_config<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", sh, n, 0, true);
@@ -312,7 +314,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   // speed: the token buckets' configurations on the bench layers (auto splits), then split sweeps
-  for (const Shape& sh : {reported, o8b, Shape{"70b.o", 8192, 8192, 128}, gate_up, down}) {
+  for (const Shape& sh : sweep) {
     run_config<__half, 4, true, false, 2, 4, 2, 8>("s4 nt2 cw4 r2 st8", sh, 16, 0, true);
     run_config<__half, 4, true, false, 2, 8, 2, 6>("s4 nt2 cw8 r2 st6", sh, 16, 0, true);
     run_config<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", sh, 8, 0, true);

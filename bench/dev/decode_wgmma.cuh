@@ -106,22 +106,14 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThre
   uint64_t* empty = full + STAGES;
   uint64_t* sums_ready = empty + STAGES;                                      // (Zero)
   float* xsums = reinterpret_cast<float*>(full + G::kBarrierSets * STAGES);   // [STAGES][2][kNPad] (Zero)
-  const uint32_t smem_base = sm90::smem_addr(smem);
-  unsigned char* pipe = smem + ((smem_base + G::kBarRegion + 1023) / 1024 * 1024 - smem_base);
+  unsigned char* pipe = smem + stage_ring_offset<G>(smem);
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int k0 = blockIdx.y * p.k_chunk;
   const int nstages = (min(p.k, k0 + p.k_chunk) - k0) / kStageK;
   const int mb0 = blockIdx.x * (G::kTileM / 16);
 
-  if (tid == 0) {
-    for (int s = 0; s < STAGES; ++s) {
-      sm90::mbar_init(&full[s], 1);
-      sm90::mbar_init(&empty[s], Zero ? CW + 1 : CW);
-      if constexpr (Zero) sm90::mbar_init(&sums_ready[s], 32);
-    }
-    sm90::fence_barrier_init();
-  }
+  init_barriers<G>(full, tid);
   __syncthreads();
 
   // Rows of this thread's accumulator values: slab (warp / 4) * R + rr, 16-row block warp % 4.
@@ -187,6 +179,12 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThre
         for (int i = 0; i < kD; ++i) accg[rr][i] = 0.f;
       }
     };
+    // This warp's A fragment of 16-row block rr in K block kb of a stage's weights, converted.
+    auto convert_block = [&](const unsigned char* wst, int kb, int rr, uint32_t (&a)[4]) {
+      const Word<Bits> wv = *reinterpret_cast<const Word<Bits>*>(
+          wst + kb * G::kWBlockBytes + ((wgroup * R + rr) * 4 + wq) * G::kAtomBytes + lane * Bits);
+      convert<Act, Signed>(wv, a);
+    };
     // K blocks [KB0, KB1) of the stage (compile-time, so the fragments stay in registers): convert every
     // fragment first, then one batch of wgmmas, then wait for them (the stage is handed back after).
     auto mma_blocks = [&](const unsigned char* wst, uint64_t desc, auto kb0_c, auto kb1_c) {
@@ -195,11 +193,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThre
 #pragma unroll
       for (int kb = KB0; kb < KB1; ++kb)
 #pragma unroll
-        for (int rr = 0; rr < R; ++rr) {
-          const Word<Bits> wv = *reinterpret_cast<const Word<Bits>*>(
-              wst + kb * G::kWBlockBytes + ((wgroup * R + rr) * 4 + wq) * G::kAtomBytes + lane * Bits);
-          convert<Act, Signed>(wv, a[kb - KB0][rr]);
-        }
+        for (int rr = 0; rr < R; ++rr) convert_block(wst, kb, rr, a[kb - KB0][rr]);
       fence();
 #pragma unroll
       for (int kb = KB0; kb < KB1; ++kb)
@@ -248,11 +242,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThre
 #pragma unroll
           for (int kb = 0; kb < kStageBlocks; ++kb)
 #pragma unroll
-            for (int rr = 0; rr < R; ++rr) {
-              const Word<Bits> wv = *reinterpret_cast<const Word<Bits>*>(
-                  wst + kb * G::kWBlockBytes + ((wgroup * R + rr) * 4 + wq) * G::kAtomBytes + lane * Bits);
-              convert<Act, Signed>(wv, f[kb][rr]);
-            }
+            for (int rr = 0; rr < R; ++rr) convert_block(wst, kb, rr, f[kb][rr]);
         };
         auto issue_stage = [&](int s, const uint32_t (&f)[kStageBlocks][R][4]) {
           const uint64_t desc = desc_kmajor_sw128(sm90::smem_addr(stage_ptr(s)));

@@ -73,6 +73,8 @@ struct Maps {
 template <int Bits, int NT, bool Zero, int CW, int R, int STAGES>
 struct Geometry {
   static constexpr bool kSumWarp = Zero && NT >= 2;   // else zero points take the ones-MMA
+  static constexpr int kStages = STAGES;
+  static constexpr int kConsumerWarps = CW;
   static constexpr int kWarps = CW + 1 + (kSumWarp ? 1 : 0);
   static constexpr int kThreads = 32 * kWarps;
   static constexpr int kTileM = 16 * CW * R;
@@ -99,6 +101,30 @@ struct Geometry {
   static_assert(NT == 1 || NT % 2 == 0, "token tiles are loaded in pairs");
   static_assert(kXBytes % 1024 == 0, "swizzled activation boxes are whole 1 KB units");
 };
+
+// Dynamic shared memory: the barriers full[STAGES], empty[STAGES] and, with a sum warp,
+// sums_ready[STAGES]; the sum warp's sums; then the stage ring at the first 1 KB boundary (the
+// activation boxes are 128-byte swizzled). Kernels add this byte offset to `smem` itself, which keeps
+// every access in the shared window (LDS, not generic loads); a helper returning the pointers compiled
+// to a longer kernel (128 bytes more of machine code).
+template <class G>
+__device__ __forceinline__ uint32_t stage_ring_offset(const unsigned char* smem) {
+  const uint32_t base = sm90::smem_addr(smem);
+  return (base + G::kBarRegion + 1023) / 1024 * 1024 - base;
+}
+
+// Thread 0 initialises every barrier; the caller synchronises the CTA after.
+template <class G>
+__device__ __forceinline__ void init_barriers(uint64_t* full, int tid) {
+  if (tid == 0) {
+    for (int s = 0; s < G::kStages; ++s) {
+      sm90::mbar_init(&full[s], 1);
+      sm90::mbar_init(&full[G::kStages + s], G::kConsumerWarps + (G::kSumWarp ? 1 : 0));   // empty
+      if constexpr (G::kSumWarp) sm90::mbar_init(&full[2 * G::kStages + s], 32);   // sums_ready: the sum warp's lanes
+    }
+    sm90::fence_barrier_init();
+  }
+}
 
 // The producer (one thread): claims each free stage in turn, announces its bytes and issues its three
 // or four TMA boxes. Weights are read once, so they are marked evict-first in L2.
@@ -224,25 +250,14 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
   uint64_t* empty = full + STAGES;                      // stage consumed (one arrive per consumer or sum warp)
   uint64_t* sums_ready = empty + STAGES;                // the sum warp wrote the stage's sum_g(x) (kSumWarp)
   float* xsums = reinterpret_cast<float*>(full + G::kBarrierSets * STAGES);   // [STAGES][2][kNPad] (kSumWarp)
-  // The stages start at the first 1 KB boundary after the barriers (the activation boxes are
-  // 128-byte swizzled). Offsetting `smem` itself keeps every access in the shared window (LDS, not
-  // generic loads).
-  const uint32_t smem_base = sm90::smem_addr(smem);
-  unsigned char* pipe = smem + ((smem_base + G::kBarRegion + 1023) / 1024 * 1024 - smem_base);
+  unsigned char* pipe = smem + stage_ring_offset<G>(smem);
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int k0 = blockIdx.y * p.k_chunk;
   const int nstages = (min(p.k, k0 + p.k_chunk) - k0) / kStageK;
   const int mb0 = blockIdx.x * (G::kTileM / 16);
 
-  if (tid == 0) {
-    for (int s = 0; s < STAGES; ++s) {
-      sm90::mbar_init(&full[s], 1);
-      sm90::mbar_init(&empty[s], G::kSumWarp ? CW + 1 : CW);
-      if constexpr (G::kSumWarp) sm90::mbar_init(&sums_ready[s], 32);   // every lane of the sum warp
-    }
-    sm90::fence_barrier_init();
-  }
+  init_barriers<G>(full, tid);
   if constexpr (Pdl) sm90::grid_dependency_wait();
   __syncthreads();
 
