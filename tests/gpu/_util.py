@@ -9,12 +9,12 @@ ACT_OF = {"f16": "float16", "bf16": "bfloat16"}
 TOL = {"float16": 4e-3, "bfloat16": 2e-2}
 
 
-def make_problem(torch, m, k, n, group, weight, act, seed, batch=None):
-    g = torch.Generator(device="cuda").manual_seed(seed)
+def make_problem(torch, m, k, n, group, weight, act, seed, batch=None, device="cuda"):
+    g = torch.Generator(device=device).manual_seed(seed)
     dtype = getattr(torch, act)
-    w = (torch.randn(m, k, device="cuda", generator=g) / math.sqrt(k)).to(dtype)
+    w = (torch.randn(m, k, device=device, generator=g) / math.sqrt(k)).to(dtype)
     shape = (n, k) if batch is None else tuple(batch) + (k,)
-    x = torch.randn(*shape, device="cuda", generator=g).to(dtype)
+    x = torch.randn(*shape, device=device, generator=g).to(dtype)
     import mixgemm
     bits = 8 if weight == "s8" else 4
     qw = mixgemm.quantize(w, bits=bits, group_size=group, symmetric=(weight != "u4"))

@@ -1,13 +1,11 @@
 """Several GPUs in one process: a call runs on its arrays' GPU whatever device is current, leaves the
 caller's current device as it was, and refuses arrays spread over two GPUs. Skips with fewer than two
 sm90 GPUs (the tensor-parallel tests under tests/distributed run one process per GPU instead)."""
-import math
-
 import pytest
 
 import mixgemm
 
-from ._util import TOL, rel_err
+from ._util import TOL, make_problem, rel_err
 
 pytestmark = pytest.mark.gpu
 
@@ -23,10 +21,8 @@ def torch2():
 
 
 def _problem(torch, device, m, k, n, group, symmetric, seed):
-    g = torch.Generator(device=device).manual_seed(seed)
-    w = (torch.randn(m, k, device=device, generator=g) / math.sqrt(k)).half()
-    x = torch.randn(n, k, device=device, generator=g).half()
-    qw = mixgemm.quantize(w, bits=4, group_size=group, symmetric=symmetric)
+    """x and the int4 (symmetric) or uint4 weight of a fresh fp16 problem on `device`."""
+    _, x, qw = make_problem(torch, m, k, n, group, "s4" if symmetric else "u4", "float16", seed, device=device)
     return x, qw
 
 
