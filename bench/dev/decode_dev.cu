@@ -4,8 +4,9 @@
 //   nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -Isrc -o /tmp/decode_dev bench/dev/decode_dev.cu
 //   /tmp/decode_dev [check|ncu|u4|wgmma|pdl|s8stages]
 // (-gencode, not -arch=sm_90a: CUDA 13.0's nvcc -arch=sm_90a also builds compute_90 PTX, where ptxas rejects wgmma.)
-// Modes: (none) check + speed sweep, check, ncu, u4 (uint4 vs int4 timings), wgmma (the prototype),
-// pdl (late-trigger programmatic dependent launch), s8stages (int8 256-row stage counts).
+// Modes: (none) check + speed sweep, check, ncu, u4 (uint4 vs int4 timings), wgmma (the wgmma kernel of
+// decode_wgmma.cuh: every type, then 16/32/64 tokens against mma.sync), pdl (late-trigger programmatic
+// dependent launch), s8stages (int8 256-row stage counts).
 // Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
 #include <algorithm>
 #include <cstdio>
@@ -14,7 +15,7 @@
 #include <vector>
 
 #include "kernels/decode_gemm.cuh"
-#include "decode_wgmma.cuh"
+#include "kernels/decode_wgmma.cuh"
 
 using namespace mixgemm;
 using namespace mixgemm::decode;
@@ -212,11 +213,11 @@ void run_pdl(const char* label, const Shape& sh, int N, int splits_req, bool tim
   run_with<L, Act, Bits, Signed, Zero>(label, sh, N, splits_req, time_it);
 }
 
-// The wgmma prototype (decode_wgmma.cuh); Zero: uint4 with zero points (else signed).
-template <class Act, int Bits, int NT, int CW, int R, int ST, bool Pipe = false, bool Zero = false>
+// The wgmma kernel (decode_wgmma.cuh); PerBlock: its per-K-block pipeline (labels "wb", else "ws").
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, bool PerBlock>
 void run_wgmma(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
-  run_with<wg::Launcher<Act, Bits, !Zero, Zero, NT, CW, R, ST, Pipe>, Act, Bits, !Zero, Zero>(label, sh, N, splits_req,
-                                                                                                time_it);
+  run_with<wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>, Act, Bits, Signed, Zero>(label, sh, N,
+                                                                                                    splits_req, time_it);
 }
 
 int main(int argc, char** argv) {
@@ -240,25 +241,30 @@ int main(int argc, char** argv) {
   run_config<__half, 4, true, false, 1, 4, 2, 8>("s4 f16 nt1 cw4 r2 st8", perchan, 1, 5, false);
   run_config<__nv_bfloat16, 4, true, false, 4, 4, 2, 8>("s4 bf16 nt4 cw4 r2 st8", g128, 30, 0, false);
   if (only == "check") return 0;
-  if (only == "wgmma") {   // the prototype: correctness first (odd M, N below the bucket, g32, splits), then speed
-    run_wgmma<__half, 4, 4, 4, 2, 6>("wg s4 f16 nt4 cw4 r2 st6", g128, 29, 3, false);
-    run_wgmma<__half, 4, 8, 4, 2, 4>("wg s4 f16 nt8 cw4 r2 st4", g128, 64, 0, false);
-    run_wgmma<__half, 4, 4, 4, 2, 6>("wg s4 f16 nt4 cw4 r2 st6", small32, 32, 0, false);
-    run_wgmma<__nv_bfloat16, 4, 8, 4, 2, 4>("wg s4 bf16 nt8 cw4 r2 st4", small32, 50, 2, false);
-    run_wgmma<__half, 8, 4, 4, 2, 4>("wg s8 f16 nt4 cw4 r2 st4", g128, 32, 0, false);
-    run_wgmma<__half, 4, 4, 4, 2, 6, true>("wgp s4 f16 nt4 cw4 r2 st6", g128, 29, 3, false);
-    run_wgmma<__half, 4, 4, 4, 2, 6, true>("wgp s4 f16 nt4 cw4 r2 st6", perchan, 32, 5, false);
-    run_wgmma<__nv_bfloat16, 4, 8, 4, 2, 4, true>("wgp s4 bf16 nt8 cw4 r2 st4", g128, 64, 0, false);
-    run_wgmma<__half, 4, 4, 4, 2, 6, false, true>("wg u4 f16 nt4 cw4 r2 st6", small32, 32, 2, false);
-    run_wgmma<__half, 4, 4, 4, 2, 6, true, true>("wgp u4 f16 nt4 cw4 r2 st6", g128, 27, 3, false);
-    run_wgmma<__nv_bfloat16, 4, 8, 4, 2, 4, true, true>("wgp u4 bf16 nt8 cw4 r2 st4", g128, 64, 0, false);
+  if (only == "wgmma") {   // the wgmma kernel: correctness over types and odd sizes, then speed
+    run_wgmma<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 f16 nt4 cw4 r2 st6", g128, 29, 3, false);
+    run_wgmma<__half, 4, true, false, 4, 4, 2, 6, true>("wb s4 f16 nt4 cw4 r2 st6", small32, 32, 0, false);
+    run_wgmma<__half, 4, true, false, 4, 4, 4, 6, true>("wb s4 f16 nt4 cw4 r4 st6", perchan, 32, 5, false);
+    run_wgmma<__nv_bfloat16, 4, true, false, 8, 8, 2, 4, true>("wb s4 bf16 nt8 cw8 r2 st4", small32, 50, 2, false);
+    run_wgmma<__nv_bfloat16, 4, true, false, 2, 4, 2, 8, false>("ws s4 bf16 nt2 cw4 r2 st8", g128, 16, 0, false);
+    run_wgmma<__half, 4, false, true, 2, 8, 2, 6, true>("wb u4 f16 nt2 cw8 r2 st6", small32, 13, 2, false);
+    run_wgmma<__half, 4, false, true, 2, 4, 2, 8, false>("ws u4 f16 nt2 cw4 r2 st8", small32, 16, 0, false);
+    run_wgmma<__half, 4, false, true, 8, 4, 1, 6, true>("wb u4 f16 nt8 cw4 r1 st6", g128, 61, 3, false);
+    run_wgmma<__nv_bfloat16, 4, false, true, 2, 8, 2, 6, true>("wb u4 bf16 nt2 cw8 r2 st6", g128, 16, 3, false);
+    run_wgmma<__half, 8, true, false, 4, 8, 2, 4, true>("wb s8 f16 nt4 cw8 r2 st4", g128, 32, 0, false);
+    run_wgmma<__nv_bfloat16, 8, true, false, 2, 4, 2, 6, false>("ws s8 bf16 nt2 cw4 r2 st6", small32, 9, 0, false);
     for (const Shape& sh : sweep) {
-      run_wgmma<__half, 4, 4, 4, 2, 6>("wg s4 nt4 cw4 r2 st6", sh, 32, 0, true);
-      run_wgmma<__half, 4, 4, 4, 2, 6, true>("wgp s4 nt4 cw4 r2 st6", sh, 32, 0, true);
-      run_wgmma<__half, 4, 8, 4, 2, 4, true>("wgp s4 nt8 cw4 r2 st4", sh, 64, 0, true);
-      run_config<__half, 4, true, false, 4, 4, 2, 8>("mma s4 nt4 cw4 r2 st8", sh, 32, 0, true);
-      run_wgmma<__half, 4, 8, 4, 2, 4>("wg s4 nt8 cw4 r2 st4", sh, 64, 0, true);
-      run_wgmma<__half, 4, 4, 8, 2, 4>("wg s4 nt4 cw8 r2 st4", sh, 32, 0, true);
+      run_config<__half, 4, true, false, 2, 4, 2, 8>("mma s4 nt2 cw4 r2 st8", sh, 16, 0, true);
+      run_config<__half, 4, true, false, 2, 8, 2, 6>("mma s4 nt2 cw8 r2 st6", sh, 16, 0, true);
+      run_wgmma<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", sh, 16, 0, true);
+      run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", sh, 16, 0, true);
+      run_wgmma<__half, 4, false, true, 2, 4, 2, 8, false>("ws u4 nt2 cw4 r2 st8", sh, 16, 0, true);
+      run_wgmma<__half, 4, false, true, 2, 8, 2, 6, true>("wb u4 nt2 cw8 r2 st6", sh, 16, 0, true);
+      run_config<__half, 8, true, false, 2, 8, 2, 5>("mma s8 nt2 cw8 r2 st5", sh, 16, 0, true);
+      run_wgmma<__half, 8, true, false, 2, 8, 2, 5, true>("wb s8 nt2 cw8 r2 st5", sh, 16, 0, true);
+      run_wgmma<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", sh, 32, 0, true);
+      run_wgmma<__half, 4, true, false, 4, 8, 2, 6, true>("wb s4 nt4 cw8 r2 st6", sh, 32, 0, true);
+      run_wgmma<__half, 4, true, false, 8, 4, 1, 6, true>("wb s4 nt8 cw4 r1 st6", sh, 64, 0, true);
     }
     return 0;
   }

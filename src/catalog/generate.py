@@ -25,7 +25,7 @@ def kernel_source(e) -> str:
     w, a = WEIGHTS[e.weight], ACTS[e.act]
     if e.family == "decode":
         assert e.tile_m in (128, 256) and e.tile_k == 64 and e.tile_n % 8 == 0
-        return (HEADER + '#include "kernels/decode_gemm.cuh"\n\nnamespace mixgemm {\n'
+        return (HEADER + '#include "kernels/decode_entry.cuh"\n\nnamespace mixgemm {\n'
                 f"extern const KernelOps ops_{e.name} =\n"
                 f"    decode::DecodeGemm<{a['cuda_type']}, {w['cpp_enum']}, {e.tile_n // 8}, {e.tile_m}>::ops();\n"
                 "}  // namespace mixgemm\n")

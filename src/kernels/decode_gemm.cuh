@@ -70,9 +70,11 @@ struct Maps {
 
 // Shared-memory geometry of one configuration: CW consumer warps x R row blocks, NT 8-token MMA
 // tiles, STAGES stages. Warps: consumers 0..CW-1, the producer CW, and (kSumWarp) the sum warp CW+1.
-template <int Bits, int NT, bool Zero, int CW, int R, int STAGES>
+// SumWarp: decode_kernel's uint4 16+ token buckets (else zero points take the ones-MMA); the wgmma
+// kernel (decode_wgmma.cuh) applies zero points to its fragments and has none.
+template <int Bits, int NT, bool Zero, int CW, int R, int STAGES, bool SumWarp = Zero && NT >= 2>
 struct Geometry {
-  static constexpr bool kSumWarp = Zero && NT >= 2;   // else zero points take the ones-MMA
+  static constexpr bool kSumWarp = SumWarp;
   static constexpr int kStages = STAGES;
   static constexpr int kConsumerWarps = CW;
   static constexpr int kWarps = CW + 1 + (kSumWarp ? 1 : 0);
@@ -433,12 +435,14 @@ inline int choose_splits(int64_t tiles, int64_t k, int sm_count) {
   return int(std::max<int64_t>(s, 1));
 }
 
-// Kernel: any kernel of this geometry and parameters (the dev harness passes variants); Pdl: launch with
-// programmatic stream serialization (for a kernel that waits for its predecessor itself).
+// Kernel: any kernel of this geometry and parameters (the wgmma kernel, the dev harness's variants);
+// Pdl: launch with programmatic stream serialization (for a kernel that waits for its predecessor
+// itself); SumWarp: as the kernel's Geometry.
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES,
-          auto Kernel = &decode_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES>, bool Pdl = false>
+          auto Kernel = &decode_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES>, bool Pdl = false,
+          bool SumWarp = Zero && NT >= 2>
 struct Launcher {
-  using G = Geometry<Bits, NT, Zero, CW, R, STAGES>;
+  using G = Geometry<Bits, NT, Zero, CW, R, STAGES, SumWarp>;
   static constexpr auto kernel = Kernel;
 
   // Per device: the shared-memory attribute is set once and the CTAs per SM are read back.
@@ -518,64 +522,6 @@ struct Launcher {
     if (err != cudaSuccess)
       throw std::runtime_error(std::string("mixgemm: decode kernel launch failed: ") + cudaGetErrorString(err));
   }
-};
-
-// Catalog adapter: N up to NT*8 tokens and TM rows per CTA. 128-row tiles: 4 consumer warps x 2 row
-// blocks; 256-row tiles: 8 x 2. Stage counts as measured best on the H100 (bench/NOTES.md), chosen for
-// two or more CTAs per SM; int8 with 256-row tiles and 16 tokens is the exception (6 stages of 19 KB:
-// one CTA per SM; 5 stages would fit two, unmeasured).
-template <class Act, WeightType WT, int NT, int TM>
-struct DecodeGemm {
-  static constexpr int kBits = WT == WeightType::S8 ? 8 : 4;
-  static constexpr bool kSigned = WT != WeightType::U4;
-  static constexpr bool kZero = WT == WeightType::U4;
-  static constexpr int kNPad = NT * 8;
-  static constexpr int kR = 2;
-  static constexpr int kCW = TM / (16 * kR);
-  static constexpr int kStages = TM == 256 || NT >= 8 ? 6 : 8;
-  static_assert(TM == 128 || TM == 256, "decode tiles are 128 or 256 rows");
-  using L = Launcher<Act, kBits, kSigned, kZero, NT, kCW, kR, kStages>;
-
-  // The widest bucket also runs any N, in chunks of kNPad tokens (each chunk streams the weight
-  // again): it is there for what no stock entry can run, e.g. group size 32 at prefill sizes.
-  static constexpr bool kChunksTokens = NT == 8;
-
-  static std::string check(const GemmProblem& p) {
-    if (p.n > kNPad && !kChunksTokens)
-      return "N=" + std::to_string(p.n) + " exceeds this kernel's " + std::to_string(kNPad) + " tokens";
-    if (p.m % 16 != 0) return "M (out_features) must be a multiple of 16";
-    if (p.k % 64 != 0) return "K (in_features) must be a multiple of 64";
-    if (p.group_size != 32 && p.group_size % 64 != 0) return "group_size must be 32 or a multiple of 64";
-    if (p.m > (int64_t(1) << 30) || p.k > (int64_t(1) << 30) || p.n * p.k > (int64_t(1) << 40))
-      return "problem too large";
-    return {};
-  }
-
-  static size_t workspace_size(const GemmProblem&, int) { return 0; }
-
-  static void run(const GemmArgs& a, void*, size_t, cudaStream_t stream) {
-    const GemmProblem& p = a.problem;
-    Params prm;
-    prm.w = static_cast<const unsigned char*>(a.w);
-    prm.scales = a.scales;
-    prm.zeros = a.zeros;
-    prm.x = a.x;
-    prm.bias = a.bias;
-    prm.y = a.y;
-    prm.m = int(p.m);
-    prm.n = int(p.n);
-    prm.k = int(p.k);
-    prm.group = int(p.group_size);
-    prm.k_chunk = 0;
-    for (int64_t n0 = 0; n0 < p.n; n0 += kNPad) {
-      prm.n = int(std::min<int64_t>(kNPad, p.n - n0));
-      prm.x = static_cast<const Act*>(a.x) + n0 * p.k;
-      prm.y = static_cast<Act*>(a.y) + n0 * p.m;
-      L::launch(prm, a.device, a.sm_count, stream);
-    }
-  }
-
-  static constexpr KernelOps ops() { return KernelOps{&check, &workspace_size, &run}; }
 };
 
 }  // namespace decode

@@ -1,0 +1,90 @@
+// The decode family's catalog adapter: which kernel and configuration serves each (weight type,
+// activation type, token bucket, tile rows) entry, its problem checks, and its launch per call.
+#pragma once
+
+#include <string>
+#include <type_traits>
+
+#include "kernels/decode_gemm.cuh"
+#include "kernels/decode_wgmma.cuh"
+
+namespace mixgemm {
+namespace decode {
+
+// The launcher of decode_kernel, or with Wgmma of decode_wgmma_kernel (per-K-block pipeline on 256-row
+// tiles, i.e. 8 consumer warps). A specialisation, not std::conditional: naming a wgmma launcher
+// instantiates its kernel, which exists only for 16, 32 and 64 tokens.
+template <bool Wgmma, class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES>
+struct LauncherFor {
+  using type = Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES>;
+};
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES>
+struct LauncherFor<true, Act, Bits, Signed, Zero, NT, CW, R, STAGES> {
+  using type = wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES, /*PerBlock=*/CW == 8>;
+};
+
+// Catalog adapter: N up to NT*8 tokens and TM rows per CTA. 128-row tiles: 4 consumer warps x 2 row
+// blocks; 256-row tiles: 8 x 2. Stage counts as measured best on the H100 (bench/NOTES.md), chosen for
+// two or more CTAs per SM. int8 with 256-row tiles and 16 tokens takes 5 stages of 19 KB, not 6: six
+// left one CTA per SM, and five (two CTAs) measured 70b.down N=16 131.6 -> 101.2 us, 70b.qkv 49.8 ->
+// 47.6, 70b.gate_up 174.2 -> 176.0 (dev harness mode s8stages, H100, 2026-11-25).
+// The 16-token bucket of 4-bit weights runs the wgmma kernel (decode_wgmma.cuh; per-stage pipeline on
+// 128-row tiles, per-K-block on 256-row tiles, as measured fastest); int8 keeps mma.sync there
+// (the wgmma kernel is checked for int8 in the harness but not timed).
+template <class Act, WeightType WT, int NT, int TM>
+struct DecodeGemm {
+  static constexpr int kBits = WT == WeightType::S8 ? 8 : 4;
+  static constexpr bool kSigned = WT != WeightType::U4;
+  static constexpr bool kZero = WT == WeightType::U4;
+  static constexpr int kNPad = NT * 8;
+  static constexpr int kR = 2;
+  static constexpr int kCW = TM / (16 * kR);
+  static constexpr bool kWgmma = NT == 2 && kBits == 4;
+  static constexpr int kStages = kBits == 8 && TM == 256 && NT == 2 ? 5 : TM == 256 || NT >= 8 ? 6 : 8;
+  static_assert(TM == 128 || TM == 256, "decode tiles are 128 or 256 rows");
+  using L = typename LauncherFor<kWgmma, Act, kBits, kSigned, kZero, NT, kCW, kR, kStages>::type;
+
+  // The widest bucket also runs any N, in chunks of kNPad tokens (each chunk streams the weight
+  // again): it is there for what no stock entry can run, e.g. group size 32 at prefill sizes.
+  static constexpr bool kChunksTokens = NT == 8;
+
+  static std::string check(const GemmProblem& p) {
+    if (p.n > kNPad && !kChunksTokens)
+      return "N=" + std::to_string(p.n) + " exceeds this kernel's " + std::to_string(kNPad) + " tokens";
+    if (p.m % 16 != 0) return "M (out_features) must be a multiple of 16";
+    if (p.k % 64 != 0) return "K (in_features) must be a multiple of 64";
+    if (p.group_size != 32 && p.group_size % 64 != 0) return "group_size must be 32 or a multiple of 64";
+    if (p.m > (int64_t(1) << 30) || p.k > (int64_t(1) << 30) || p.n * p.k > (int64_t(1) << 40))
+      return "problem too large";
+    return {};
+  }
+
+  static size_t workspace_size(const GemmProblem&, int) { return 0; }
+
+  static void run(const GemmArgs& a, void*, size_t, cudaStream_t stream) {
+    const GemmProblem& p = a.problem;
+    Params prm;
+    prm.w = static_cast<const unsigned char*>(a.w);
+    prm.scales = a.scales;
+    prm.zeros = a.zeros;
+    prm.x = a.x;
+    prm.bias = a.bias;
+    prm.y = a.y;
+    prm.m = int(p.m);
+    prm.n = int(p.n);
+    prm.k = int(p.k);
+    prm.group = int(p.group_size);
+    prm.k_chunk = 0;
+    for (int64_t n0 = 0; n0 < p.n; n0 += kNPad) {
+      prm.n = int(std::min<int64_t>(kNPad, p.n - n0));
+      prm.x = static_cast<const Act*>(a.x) + n0 * p.k;
+      prm.y = static_cast<Act*>(a.y) + n0 * p.m;
+      L::launch(prm, a.device, a.sm_count, stream);
+    }
+  }
+
+  static constexpr KernelOps ops() { return KernelOps{&check, &workspace_size, &run}; }
+};
+
+}  // namespace decode
+}  // namespace mixgemm
