@@ -6,7 +6,8 @@
 // (-gencode, not -arch=sm_90a: CUDA 13.0's nvcc -arch=sm_90a also builds compute_90 PTX, where ptxas rejects wgmma.)
 // Modes: (none) check + speed sweep, check, ncu, u4 (uint4 vs int4 timings), wgmma (the wgmma kernel of
 // decode_wgmma.cuh: every type, then 16/32/64 tokens against mma.sync), pdl (late-trigger programmatic
-// dependent launch), s8stages (int8 256-row stage counts).
+// dependent launch), s8stages (int8 256-row stage counts), fixed (small-layer fixed cost: short K, forced
+// splits), tiles (64-row tiles on small layers).
 // Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
 #include <algorithm>
 #include <cstdio>
@@ -265,6 +266,33 @@ int main(int argc, char** argv) {
       run_wgmma<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", sh, 32, 0, true);
       run_wgmma<__half, 4, true, false, 4, 8, 2, 6, true>("wb s4 nt4 cw8 r2 st6", sh, 32, 0, true);
       run_wgmma<__half, 4, true, false, 8, 4, 1, 6, true>("wb s4 nt8 cw4 r1 st6", sh, 64, 0, true);
+    }
+    return 0;
+  }
+  if (only == "fixed") {   // where small layers lose time: K shrunk to a few stages per CTA, and forced splits
+    static const Shape ks[] = {{"4096x448", 4096, 448, 64},   {"4096x896", 4096, 896, 64},
+                               {"4096x1792", 4096, 1792, 64}, {"4096x4096", 4096, 4096, 64},
+                               {"4096x8192", 4096, 8192, 64}, {"4096x16384", 4096, 16384, 64}};
+    for (const Shape& sh : ks) run_config<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", sh, 1, 7, true);
+    for (const Shape& sh : ks) run_config<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", sh, 1, 1, true);
+    for (int sp : {1, 2, 4, 7, 8}) run_config<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", o8b, 1, sp, true);
+    for (int sp : {1, 2, 4, 8}) run_config<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", reported, 1, sp, true);
+    static const Shape ms[] = {{"128x4096", 128, 4096, 64}, {"1024x4096", 1024, 4096, 64}, {"16384x4096", 16384, 4096, 64}};
+    for (const Shape& sh : ms) run_config<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", sh, 1, 1, true);
+    return 0;
+  }
+  if (only == "tiles") {   // 64-row tiles for small layers: twice the CTAs at the same stages per CTA
+    for (const Shape& sh : {reported, o8b, qkv8b, o70b}) {
+      run_config<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", sh, 1, 0, true);
+      run_config<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", sh, 1, 8, true);
+      run_config<__half, 4, true, false, 1, 4, 1, 8>("s4 nt1 cw4 r1 st8", sh, 1, 0, true);
+      run_config<__half, 4, true, false, 1, 4, 1, 8>("s4 nt1 cw4 r1 st8", sh, 1, 8, true);
+      run_config<__half, 4, true, false, 1, 2, 2, 8>("s4 nt1 cw2 r2 st8", sh, 1, 8, true);
+      run_config<__half, 4, true, false, 1, 2, 2, 8>("s4 nt1 cw2 r2 st8", sh, 8, 8, true);
+      run_config<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", sh, 8, 0, true);
+      run_wgmma<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", sh, 16, 0, true);
+      run_wgmma<__half, 4, true, false, 2, 4, 1, 8, false>("ws s4 nt2 cw4 r1 st8", sh, 16, 0, true);
+      run_wgmma<__half, 4, true, false, 2, 4, 1, 8, false>("ws s4 nt2 cw4 r1 st8", sh, 16, 8, true);
     }
     return 0;
   }

@@ -7,7 +7,7 @@ into NaN-poisoned outputs. The reference is the fp64 product with dequantize(qw)
 
 NaN/inf: a reference matmul's NaN/inf *pattern* is the contract; where a non-finite value lands, its sign
 and whether it is NaN or inf may differ from the reference, because kernels apply scales and zero points
-per group in a different order (e.g. the decode kernels compute s*sum(q*x) + z'*sum(x), where the
+per group in a different order (e.g. the mma.sync decode kernels compute s*sum(q*x) + z'*sum(x), where the
 reference sums x*(s*q + z'): with x = inf these can give inf-inf = NaN where the reference has +inf).
 So inf tests assert the non-finite mask; NaN-only tests assert the NaN mask exactly.
 """
