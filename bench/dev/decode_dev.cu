@@ -7,7 +7,7 @@
 // Modes: (none) check + speed sweep, check, ncu, u4 (uint4 vs int4 timings), wgmma (the wgmma kernel of
 // decode_wgmma.cuh: every type, then 16/32/64 tokens against mma.sync), pdl (late-trigger programmatic
 // dependent launch), s8stages (int8 256-row stage counts), fixed (small-layer fixed cost: short K, forced
-// splits), tiles (64-row tiles on small layers).
+// splits), tiles (64-row tiles on small layers), ring (stage rate against ring depth).
 // Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
 #include <algorithm>
 #include <cstdio>
@@ -293,6 +293,20 @@ int main(int argc, char** argv) {
       run_wgmma<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", sh, 16, 0, true);
       run_wgmma<__half, 4, true, false, 2, 4, 1, 8, false>("ws s4 nt2 cw4 r1 st8", sh, 16, 0, true);
       run_wgmma<__half, 4, true, false, 2, 4, 1, 8, false>("ws s4 nt2 cw4 r1 st8", sh, 16, 8, true);
+    }
+    return 0;
+  }
+  if (only == "ring") {   // is a CTA's stage rate set by the ring depth (memory round trip) or the consumers?
+    const Shape one{"128x4096", 128, 4096, 64}, o8{"4096x4096", 4096, 4096, 64};
+    for (const Shape& sh : {one, o8}) {
+      const int sp = sh.m == 128 ? 1 : 7;
+      run_config<__half, 4, true, false, 1, 4, 2, 4>("s4 nt1 cw4 r2 st4", sh, 1, sp, true);
+      run_config<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", sh, 1, sp, true);
+      run_config<__half, 4, true, false, 1, 4, 2, 12>("s4 nt1 cw4 r2 st12", sh, 1, sp, true);
+      run_config<__half, 4, true, false, 1, 4, 2, 16>("s4 nt1 cw4 r2 st16", sh, 1, sp, true);
+      run_config<__half, 4, true, false, 1, 4, 1, 8>("s4 nt1 cw4 r1 st8", sh, 1, sp, true);
+      run_config<__half, 4, true, false, 1, 4, 1, 16>("s4 nt1 cw4 r1 st16", sh, 1, sp, true);
+      run_config<__half, 4, true, false, 1, 4, 1, 24>("s4 nt1 cw4 r1 st24", sh, 1, sp, true);
     }
     return 0;
   }
