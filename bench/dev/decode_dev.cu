@@ -7,7 +7,8 @@
 // Modes: (none) check + speed sweep, check, ncu, u4 (uint4 vs int4 timings), wgmma (the wgmma kernel of
 // decode_wgmma.cuh: every type, then 16/32/64 tokens against mma.sync), pdl (late-trigger programmatic
 // dependent launch), s8stages (int8 256-row stage counts), fixed (small-layer fixed cost: short K, forced
-// splits), tiles (64-row tiles on small layers), ring (stage rate against ring depth).
+// splits), tiles (64-row tiles on small layers), ring (stage rate against ring depth), probe
+// (per-CTA timestamps of one launch: where a CTA's time goes).
 // Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
 #include <algorithm>
 #include <cstdio>
@@ -86,6 +87,90 @@ __global__ void reference(const unsigned char* w, const T* s, const T* z, const 
   y[size_t(n) * M + m] = acc;
 }
 
+// Mode probe: per-CTA timestamps. Slots per CTA: 0 entry, 1 ready, 2 loop done, 3 stored (clock64 of
+// thread 0); issued / landed / released of stages 0..kProbeStages-1 (the producer's clock64 after its
+// copies; consumer warp 0's after its full-barrier wait and after its release); globaltimer at entry
+// and at the end (cross-CTA spread), and the SM id.
+constexpr int kProbeStages = 16, kProbeSlots = 64;
+__device__ unsigned long long* g_probe;
+
+struct ClockProbe {
+  static __device__ __forceinline__ void at(ProbePoint e, int stage = 0) {
+    const bool producer = e == ProbePoint::kIssued;   // called by the producer thread only
+    if (!producer && threadIdx.x != 0) return;
+    if (stage >= kProbeStages) return;
+    unsigned long long* row = g_probe + size_t(blockIdx.x + blockIdx.y * gridDim.x) * kProbeSlots;
+    const unsigned long long t = clock64();
+    switch (e) {
+      case ProbePoint::kEntry: {
+        unsigned long long gt;
+        unsigned sm;
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(gt));
+        asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
+        row[0] = t, row[60] = gt, row[62] = sm;
+        break;
+      }
+      case ProbePoint::kReady: row[1] = t; break;
+      case ProbePoint::kLoopDone: row[2] = t; break;
+      case ProbePoint::kStored: {
+        unsigned long long gt;
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(gt));
+        row[3] = t, row[61] = gt;
+        break;
+      }
+      case ProbePoint::kIssued: row[4 + stage] = t; break;
+      case ProbePoint::kLanded: row[4 + kProbeStages + stage] = t; break;
+      case ProbePoint::kReleased: row[4 + 2 * kProbeStages + stage] = t; break;
+    }
+  }
+};
+
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES>
+__global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThreads)
+    decode_kernel_probe(const __grid_constant__ Maps maps, const Params p) {
+  decode_body<Act, Bits, Signed, Zero, NT, CW, R, STAGES, false, ClockProbe>(maps, p);
+}
+
+// Medians over CTAs of the intervals between probe points, in SM cycles (and globaltimer spans in us).
+void print_probe(const std::vector<unsigned long long>& h, int ctas, int nstages) {
+  const int ns = std::min(nstages, kProbeStages);
+  auto med = [](std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::vector<double> ready, first_issue, first_land, rtt0, rtt, period, work, tail, reduce, total;
+  unsigned long long gt0 = ~0ull, gt1 = 0, gte_max = 0;
+  for (int c = 0; c < ctas; ++c) {
+    const unsigned long long* r = h.data() + size_t(c) * kProbeSlots;
+    const unsigned long long* iss = r + 4;
+    const unsigned long long* land = r + 4 + kProbeStages;
+    const unsigned long long* rel = r + 4 + 2 * kProbeStages;
+    ready.push_back(double(r[1] - r[0]));
+    first_issue.push_back(double(iss[0] - r[1]));
+    first_land.push_back(double(land[0] - r[1]));
+    rtt0.push_back(double(land[0] - iss[0]));
+    for (int s = 1; s < ns; ++s) {
+      rtt.push_back(double(land[s]) - double(iss[s]));
+      period.push_back(double(land[s] - land[s - 1]));
+    }
+    for (int s = 0; s < ns; ++s) work.push_back(double(rel[s] - land[s]));
+    if (nstages <= kProbeStages) tail.push_back(double(r[2] - rel[ns - 1]));
+    reduce.push_back(double(r[3] - r[2]));
+    total.push_back(double(r[3] - r[0]));
+    gt0 = std::min(gt0, r[60]);
+    gt1 = std::max(gt1, r[61]);
+    gte_max = std::max(gte_max, r[60]);
+  }
+  std::printf("  probe (median over %d CTAs, SM cycles): ready %.0f | first issue %.0f | first landed %.0f "
+              "(round trip %.0f) | later round trips %.0f | stage period %.0f | warp-0 work/stage %.0f | "
+              "loop tail %.0f | reduce+store %.0f | CTA total %.0f\n",
+              ctas, med(ready), med(first_issue), med(first_land), med(rtt0), med(rtt), med(period), med(work),
+              med(tail), med(reduce), med(total));
+  std::printf("  probe (globaltimer): CTA entries spread over %.2f us; first entry to last end %.2f us\n",
+              (gte_max - gt0) * 1e-3, (gt1 - gt0) * 1e-3);
+}
+
 struct Shape {
   const char* name;
   int m, k, g;
@@ -103,7 +188,9 @@ struct Problem {
 };
 
 // L: a launcher type with launch(params, device, sms, stream, splits), G::kTileM and ctas_per_sm(device).
-template <class L, class Act, int Bits, bool Signed, bool Zero>
+// PL (mode probe): after the timing, one launch of this launcher's kernel on the copy of the weights
+// touched longest ago (so it streams from HBM), and its probe summary.
+template <class L, class Act, int Bits, bool Signed, bool Zero, class PL = void>
 void run_with(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
   const int M = sh.m, K = sh.k, G = sh.g;
   const size_t wbytes = size_t(M) * K * Bits / 8, sn = size_t(K / G) * M;
@@ -189,6 +276,30 @@ void run_with(const char* label, const Shape& sh, int N, int splits_req, bool ti
   std::printf("%-28s %-14s N=%-3d splits=%d(%s) ctas/sm=%d  err=%.2e%s  %8.2f us  %7.0f GB/s\n", label, sh.name, N,
               chosen, splits_req > 0 ? "set" : "auto", L::ctas_per_sm(dev), rel, nan ? " NaN!" : (rel > 1e-2 ? " BAD" : ""),
               us, time_it ? bytes / us * 1e-3 : 0.0);
+  if constexpr (!std::is_void<PL>::value) {
+    const int ctas = int(tiles) * chosen;
+    unsigned long long* buf;
+    CK(cudaMalloc(&buf, size_t(ctas) * kProbeSlots * 8));
+    CK(cudaMemset(buf, 0, size_t(ctas) * kProbeSlots * 8));
+    CK(cudaMemcpyToSymbol(g_probe, &buf, sizeof(buf)));
+    for (int c = 0; c < copies; ++c) {   // touch every copy in turn: copy 0 is then the coldest
+      p.w = w[c];
+      p.scales = s[c];
+      p.zeros = z[c];
+      L::launch(p, dev, sms, 0, splits_req);
+    }
+    p.w = w[0];
+    p.scales = s[0];
+    p.zeros = z[0];
+    PL::launch(p, dev, sms, 0, splits_req);
+    CK(cudaDeviceSynchronize());
+    std::vector<unsigned long long> h(size_t(ctas) * kProbeSlots);
+    CK(cudaMemcpy(h.data(), buf, h.size() * 8, cudaMemcpyDeviceToHost));
+    CK(cudaFree(buf));
+    const int64_t kst = K / kStageK;
+    const int64_t chunk = (kst + chosen - 1) / chosen;
+    print_probe(h, ctas, int(chunk));
+  }
   std::fflush(stdout);
   for (int c = 0; c < copies; ++c) {
     CK(cudaFree(w[c]));
@@ -212,6 +323,13 @@ void run_pdl(const char* label, const Shape& sh, int N, int splits_req, bool tim
   using L = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, &decode_kernel_pdl<Act, Bits, Signed, Zero, NT, CW, R, ST>,
                      true>;
   run_with<L, Act, Bits, Signed, Zero>(label, sh, N, splits_req, time_it);
+}
+
+// The same configuration, timed, then one probed launch (mode probe).
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST>
+void run_probe(const char* label, const Shape& sh, int N, int splits_req) {
+  using PL = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, &decode_kernel_probe<Act, Bits, Signed, Zero, NT, CW, R, ST>>;
+  run_with<Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST>, Act, Bits, Signed, Zero, PL>(label, sh, N, splits_req, true);
 }
 
 // The wgmma kernel (decode_wgmma.cuh); PerBlock: its per-K-block pipeline (labels "wb", else "ws").
@@ -308,6 +426,17 @@ int main(int argc, char** argv) {
       run_config<__half, 4, true, false, 1, 4, 1, 16>("s4 nt1 cw4 r1 st16", sh, 1, sp, true);
       run_config<__half, 4, true, false, 1, 4, 1, 24>("s4 nt1 cw4 r1 st24", sh, 1, sp, true);
     }
+    return 0;
+  }
+  if (only == "probe") {   // where a CTA's time goes: per-CTA timestamps of one launch from HBM
+    const Shape one{"128x4096", 128, 4096, 64};
+    run_probe<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", one, 1, 1);
+    run_probe<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", o8b, 1, 0);
+    run_probe<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", o8b, 1, 1);
+    run_probe<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", reported, 1, 0);
+    run_probe<__half, 4, true, false, 2, 4, 2, 8>("s4 nt2 cw4 r2 st8", reported, 16, 0);
+    run_probe<__half, 4, true, false, 1, 8, 2, 6>("s4 nt1 cw8 r2 st6", gate_up, 1, 0);
+    run_probe<__half, 4, true, false, 1, 8, 2, 6>("s4 nt1 cw8 r2 st6", down, 1, 0);
     return 0;
   }
   if (only == "pdl") {   // late-trigger PDL against plain launches, back to back, the catalog's tiles

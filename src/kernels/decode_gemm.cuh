@@ -62,6 +62,13 @@ struct Params {
   int k_chunk;              // K columns per CTA (multiple of kStageK)
 };
 
+// Development hook (bench/dev/decode_dev.cu, mode probe): decode_body and produce_stages call
+// Probe::at at the points below; the catalog's kernels use NoProbe, whose calls compile to nothing.
+enum class ProbePoint { kEntry, kReady, kIssued, kLanded, kReleased, kLoopDone, kStored };
+struct NoProbe {
+  static __device__ __forceinline__ void at(ProbePoint, int = 0) {}
+};
+
 // The TMA descriptors of one call (kernel parameters, so they live in constant memory).
 struct Maps {
   CUtensorMap w;   // packed weights as [K/16][M/16][block as 8-byte words]
@@ -132,7 +139,7 @@ __device__ __forceinline__ void init_barriers(uint64_t* full, int tid) {
 
 // The producer (one thread): claims each free stage in turn, announces its bytes and issues its three
 // or four TMA boxes. Weights are read once, so they are marked evict-first in L2.
-template <class G, bool Zero, int STAGES>
+template <class G, bool Zero, int STAGES, class Probe = NoProbe>
 __device__ __forceinline__ void produce_stages(const Maps& maps, const Params& p, unsigned char* pipe, uint64_t* full,
                                                uint64_t* empty, int k0, int nstages, int mb0) {
   sm90::prefetch_tensor_map(&maps.w);
@@ -151,6 +158,7 @@ __device__ __forceinline__ void produce_stages(const Maps& maps, const Params& p
     unsigned char* sdst = st + G::kXBytes + G::kWBytes;
     sm90::tma_load_2d(sdst, &maps.s, mb0 * 16, ks / p.group, &full[slot]);
     if constexpr (Zero) sm90::tma_load_2d(sdst + 2 * G::kTileM * 2, &maps.z, mb0 * 16, ks / p.group, &full[slot]);
+    Probe::at(ProbePoint::kIssued, s);
   }
 }
 
@@ -246,8 +254,10 @@ __device__ __forceinline__ void reduce_cluster_and_store(float* red, const Param
 
 // The kernel body. Pdl (a development variant, bench/dev): every thread waits for the previous grid
 // after the barrier set-up, and signals that the next grid may launch once its main loop is done.
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool Pdl>
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool Pdl,
+          class Probe = NoProbe>
 __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
+  Probe::at(ProbePoint::kEntry);
   using G = Geometry<Bits, NT, Zero, CW, R, STAGES>;
   extern __shared__ __align__(128) unsigned char smem[];
   uint64_t* full = reinterpret_cast<uint64_t*>(smem);   // stage landed (producer arrive + bytes)
@@ -264,6 +274,7 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
   init_barriers<G>(full, tid);
   if constexpr (Pdl) sm90::grid_dependency_wait();
   __syncthreads();
+  Probe::at(ProbePoint::kReady);
 
   float acc[R][NT][4];   // the consumer warps' per-row sums (unused by the producer warp)
 #pragma unroll
@@ -274,7 +285,7 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
       for (int i = 0; i < 4; ++i) acc[rr][t][i] = 0.f;
 
   if (warp == CW) {
-    if (lane == 0) produce_stages<G, Zero, STAGES>(maps, p, pipe, full, empty, k0, nstages, mb0);
+    if (lane == 0) produce_stages<G, Zero, STAGES, Probe>(maps, p, pipe, full, empty, k0, nstages, mb0);
   } else if (warp > CW) {
     if constexpr (G::kSumWarp) sum_stages<Act, G, STAGES>(pipe, xsums, full, empty, sums_ready, p, k0, nstages, lane);
   } else {
@@ -347,6 +358,7 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
     for (int s = 0; s < nstages; ++s) {
       const int slot = s % STAGES;
       sm90::mbar_wait(&full[slot], (s / STAGES) & 1);
+      Probe::at(ProbePoint::kLanded, s);
       const unsigned char* st = pipe + slot * G::kStageBytes;
       const unsigned char* xs = st;   // [kNPad][64] activations, 16-byte chunks swizzled by row % 8
       const unsigned char* wst = st + G::kXBytes;
@@ -394,11 +406,13 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
       }
       __syncwarp();   // every lane's reads of this stage are done before it is handed back
       if (lane == 0) sm90::mbar_arrive(&empty[slot]);
+      Probe::at(ProbePoint::kReleased, s);
     }
   }
 
   if constexpr (Pdl) sm90::allow_dependent_launch();
   __syncthreads();   // all stages consumed, so every copy has landed: the stages become `red`
+  Probe::at(ProbePoint::kLoopDone);
   float* red = reinterpret_cast<float*>(pipe);   // [kTileM][kNPad]
   if (warp < CW) {
 #pragma unroll
@@ -408,6 +422,7 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
         store_fragment<G::kNPad>(red, warp * R + rr, t, lane, acc[rr][t][0], acc[rr][t][1], acc[rr][t][2], acc[rr][t][3]);
   }
   reduce_cluster_and_store<Act, G::kTileM, G::kNPad, G::kThreads>(red, p, tid);
+  Probe::at(ProbePoint::kStored);
 }
 
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES>
