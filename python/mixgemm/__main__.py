@@ -15,7 +15,7 @@ def _cmd_kernels(args) -> int:
     print(f"{len(ks)} kernels in this build (CUTLASS {mixgemm.cutlass_version}):")
     for k in ks:
         print(f"  {k['name']:<44} {k['weight']}/{k['act']:<4} tile {k['tile_m']}x{k['tile_n']}x{k['tile_k']} "
-              f"cluster {k['cluster_m']}x1 {k['scheduler']}")
+              f"cluster {k['cluster_m']}x1 {k['scheduler']:<8} {k['mma']}")
     return 0
 
 

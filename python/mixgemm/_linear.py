@@ -20,7 +20,8 @@ _sm_count_cache: Dict[int, int] = {}
 
 
 def kernels() -> List[dict]:
-    """Every kernel compiled into this build: name, family, weight/activation types, tile, cluster, scheduler."""
+    """Every kernel compiled into this build: name, family, weight/activation types, tile, cluster, scheduler,
+    and the tensor-core instruction it issues (``mma``: "wgmma" or "mma.sync")."""
     return list(_C.kernels())
 
 

@@ -120,6 +120,7 @@ nb::dict entry_dict(const KernelEntry& e) {
   d["tile_k"] = e.tile_k;
   d["cluster_m"] = e.cluster_m;
   d["scheduler"] = e.scheduler;
+  d["mma"] = e.mma;
   return d;
 }
 

@@ -29,6 +29,7 @@ class Entry:
     tile_k: int
     cluster_m: int
     scheduler: str       # "streamk" | "persistent" | "clusterk" (split-K reduced inside a thread-block cluster)
+    mma: str = "wgmma"   # tensor-core instruction: "wgmma" (warpgroup MMA) | "mma.sync" (per-warp MMA)
 
     @property
     def name(self) -> str:
@@ -54,13 +55,24 @@ CUTLASS_TILES = [
 # tile_k is the K depth of one pipeline stage.
 DECODE_TILES = [(128, 8), (128, 16), (128, 32), (128, 64), (256, 8), (256, 16)]
 
+
+
+def decode_mma(weight: str, tile_n: int) -> str:
+    """The decode kernel a (weight, token bucket) runs, as measured fastest on the H100 (bench/NOTES.md,
+    "wgmma decode kernel"): wgmma with the scales applied to the weight fragments for 16 tokens of 4-bit
+    weights (N=16: reported case 16.6 -> 13.9 us, 70b.gate_up 97.7 -> 95.5 us; uint4 within 2-7% of
+    int4); mma.sync elsewhere (at 8 tokens nothing to gain from wider MMAs, at 32/64 tokens the stock
+    CUTLASS tiles are picked, and int8 at 16 tokens measured only 1-3% apart)."""
+    return "wgmma" if tile_n == 16 and weight in ("s4", "u4") else "mma.sync"
+
+
 ENTRIES = [
-    Entry("cutlass", w, a, tm, tn, 64, cm, sched)
+    Entry("cutlass", w, a, tm, tn, 64, cm, sched)   # CUTLASS's sm90 collectives issue wgmma
     for w in WEIGHTS
     for a in ACTS
     for (tm, tn, cm, sched) in CUTLASS_TILES
 ] + [
-    Entry("decode", w, a, tm, tn, 64, 1, "clusterk")
+    Entry("decode", w, a, tm, tn, 64, 1, "clusterk", decode_mma(w, tn))
     for w in WEIGHTS
     for a in ACTS
     for (tm, tn) in DECODE_TILES

@@ -59,7 +59,8 @@ struct KernelEntry {
   ActType act;
   int tile_m, tile_n, tile_k;
   int cluster_m;
-  const char* scheduler;    // "streamk" | "persistent"
+  const char* scheduler;    // "streamk" | "persistent" | "clusterk"
+  const char* mma;          // tensor-core instruction: "wgmma" | "mma.sync"
   const KernelOps* ops;
 };
 

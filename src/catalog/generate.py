@@ -25,11 +25,13 @@ def kernel_source(e) -> str:
     w, a = WEIGHTS[e.weight], ACTS[e.act]
     if e.family == "decode":
         assert e.tile_m in (128, 256) and e.tile_k == 64 and e.tile_n % 8 == 0
+        assert e.mma == "mma.sync" or e.tile_n in (16, 32, 64), "the wgmma decode kernel takes 16, 32 or 64 tokens"
+        wgmma = "true" if e.mma == "wgmma" else "false"
         return (HEADER + '#include "kernels/decode_entry.cuh"\n\nnamespace mixgemm {\n'
                 f"extern const KernelOps ops_{e.name} =\n"
-                f"    decode::DecodeGemm<{a['cuda_type']}, {w['cpp_enum']}, {e.tile_n // 8}, {e.tile_m}>::ops();\n"
+                f"    decode::DecodeGemm<{a['cuda_type']}, {w['cpp_enum']}, {e.tile_n // 8}, {e.tile_m}, {wgmma}>::ops();\n"
                 "}  // namespace mixgemm\n")
-    assert e.family == "cutlass" and e.tile_k == 64
+    assert e.family == "cutlass" and e.tile_k == 64 and e.mma == "wgmma"
     streamk = "true" if e.scheduler == "streamk" else "false"
     zero = "true" if w["zero"] else "false"
     return (HEADER + '#include "kernels/cutlass_mixed_gemm.cuh"\n\nnamespace mixgemm {\n'
@@ -44,9 +46,9 @@ def table_source(entries) -> str:
     lines.append("static const KernelEntry kEntries[] = {")
     for e in entries:
         lines.append(f'  {{"{e.name}", "{e.family}", {WEIGHTS[e.weight]["cpp_enum"]}, {ACTS[e.act]["cpp_enum"]}, '
-                     f'{e.tile_m}, {e.tile_n}, {e.tile_k}, {e.cluster_m}, "{e.scheduler}", &ops_{e.name}}},')
+                     f'{e.tile_m}, {e.tile_n}, {e.tile_k}, {e.cluster_m}, "{e.scheduler}", "{e.mma}", &ops_{e.name}}},')
     if not entries:   # keep the array well-formed when a filter selects nothing
-        lines.append('  {"", "", WeightType::S4, ActType::F16, 0, 0, 0, 0, "", nullptr},')
+        lines.append('  {"", "", WeightType::S4, ActType::F16, 0, 0, 0, 0, "", "", nullptr},')
     lines.append("};")
     lines.append(f"static constexpr size_t kEntryCount = {len(entries)};")
     lines.append("}  // namespace mixgemm\n")
@@ -64,9 +66,9 @@ def write_if_changed(path: str, text: str) -> None:
 
 
 def markdown(entries) -> str:
-    rows = ["| name | weight | act | tile (M x N x K) | cluster | scheduler |", "|---|---|---|---|---|---|"]
-    rows += [f"| `{e.name}` | {e.weight} | {e.act} | {e.tile_m}x{e.tile_n}x{e.tile_k} | {e.cluster_m}x1 | {e.scheduler} |"
-             for e in entries]
+    rows = ["| name | weight | act | tile (M x N x K) | cluster | scheduler | MMA |", "|---|---|---|---|---|---|---|"]
+    rows += [f"| `{e.name}` | {e.weight} | {e.act} | {e.tile_m}x{e.tile_n}x{e.tile_k} | {e.cluster_m}x1 | {e.scheduler} "
+             f"| {e.mma} |" for e in entries]
     return "\n".join(rows)
 
 

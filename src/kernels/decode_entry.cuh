@@ -28,10 +28,10 @@ struct LauncherFor<true, Act, Bits, Signed, Zero, NT, CW, R, STAGES> {
 // two or more CTAs per SM. int8 with 256-row tiles and 16 tokens takes 5 stages of 19 KB, not 6: six
 // left one CTA per SM, and five (two CTAs) measured 70b.down N=16 131.6 -> 101.2 us, 70b.qkv 49.8 ->
 // 47.6, 70b.gate_up 174.2 -> 176.0 (dev harness mode s8stages, H100, 2026-11-25).
-// The 16-token bucket of 4-bit weights runs the wgmma kernel (decode_wgmma.cuh; per-stage pipeline on
-// 128-row tiles, per-K-block on 256-row tiles, as measured fastest); int8 keeps mma.sync there
-// (the wgmma kernel is checked for int8 in the harness but not timed).
-template <class Act, WeightType WT, int NT, int TM>
+// Wgmma: the wgmma kernel (decode_wgmma.cuh; per-stage pipeline on 128-row tiles, per-K-block on
+// 256-row tiles, as measured fastest), else decode_kernel's mma.sync; the catalog (catalog.py,
+// decode_mma) says which entry takes which.
+template <class Act, WeightType WT, int NT, int TM, bool Wgmma>
 struct DecodeGemm {
   static constexpr int kBits = WT == WeightType::S8 ? 8 : 4;
   static constexpr bool kSigned = WT != WeightType::U4;
@@ -39,10 +39,9 @@ struct DecodeGemm {
   static constexpr int kNPad = NT * 8;
   static constexpr int kR = 2;
   static constexpr int kCW = TM / (16 * kR);
-  static constexpr bool kWgmma = NT == 2 && kBits == 4;
   static constexpr int kStages = kBits == 8 && TM == 256 && NT == 2 ? 5 : TM == 256 || NT >= 8 ? 6 : 8;
   static_assert(TM == 128 || TM == 256, "decode tiles are 128 or 256 rows");
-  using L = typename LauncherFor<kWgmma, Act, kBits, kSigned, kZero, NT, kCW, kR, kStages>::type;
+  using L = typename LauncherFor<Wgmma, Act, kBits, kSigned, kZero, NT, kCW, kR, kStages>::type;
 
   // The widest bucket also runs any N, in chunks of kNPad tokens (each chunk streams the weight
   // again): it is there for what no stock entry can run, e.g. group size 32 at prefill sizes.

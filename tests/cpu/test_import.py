@@ -24,6 +24,12 @@ def test_kernels_listed_with_metadata():
         assert k["act"] in ("f16", "bf16")
         assert k["tile_m"] > 0 and k["tile_n"] > 0 and k["tile_k"] > 0
         assert k["name"].startswith(k["family"] + "_")
+        # the instruction each kernel issues, as the catalog declares it (catalog.py: decode_mma)
+        assert k["mma"] in ("wgmma", "mma.sync")
+        if k["family"] == "cutlass":
+            assert k["mma"] == "wgmma"
+        else:
+            assert (k["mma"] == "wgmma") == (k["tile_n"] == 16 and k["weight"] in ("s4", "u4")), k["name"]
 
 
 def test_import_does_not_initialize_cuda():
