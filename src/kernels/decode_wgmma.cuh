@@ -16,7 +16,8 @@
 //    16-bit rounding of each scaled weight, as in Marlin and CUTLASS's scale-in-registers mode.
 //    Measured on the H100 at N=16 against decode_kernel (dev harness, us): reported case 16.6 ->
 //    13.9, 8b.o 13.5 -> 12.3, 70b.o 29.7 -> 26.2 (128-row tiles); 70b.gate_up 97.7 -> 95.8, 70b.down
-//    62.4 -> 61.2 (256-row tiles), and uint4 within 2% of int4 on the 256-row tiles (was 11-18%).
+//    62.4 -> 61.2 (256-row tiles); uint4 2-7% over int4 on the 256-row tiles in the harness (5-10% in
+//    the bench at 14cf925; 11-18% with decode_kernel's sum warp).
 //  - Two pipelines: per stage (PerBlock = false: two stages' fragments live, fastest on 128-row tiles)
 //    or per K block (PerBlock = true: two K blocks' fragments live, which leaves registers for 256-row
 //    tiles at three CTAs per SM).
