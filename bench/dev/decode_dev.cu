@@ -94,7 +94,7 @@ __global__ void reference(const unsigned char* w, const T* s, const T* z, const 
 constexpr int kProbeStages = 16, kProbeSlots = 64;
 __device__ unsigned long long* g_probe;
 
-struct ClockProbe {
+struct ClockProbe : NoProbe {
   static __device__ __forceinline__ void at(ProbePoint e, int stage = 0) {
     const bool producer = e == ProbePoint::kIssued;   // called by the producer thread only
     if (!producer && threadIdx.x != 0) return;
@@ -125,10 +125,15 @@ struct ClockProbe {
   }
 };
 
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES>
+// The same stamps with the weights' L2 evict-first hint off (is the hint part of the stage latency?).
+struct ClockProbeNoHint : ClockProbe {
+  static constexpr bool kEvictFirst = false;
+};
+
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, class Probe>
 __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThreads)
     decode_kernel_probe(const __grid_constant__ Maps maps, const Params p) {
-  decode_body<Act, Bits, Signed, Zero, NT, CW, R, STAGES, false, ClockProbe>(maps, p);
+  decode_body<Act, Bits, Signed, Zero, NT, CW, R, STAGES, false, Probe>(maps, p);
 }
 
 // Medians over CTAs of the intervals between probe points, in SM cycles (and globaltimer spans in us).
@@ -325,11 +330,16 @@ void run_pdl(const char* label, const Shape& sh, int N, int splits_req, bool tim
   run_with<L, Act, Bits, Signed, Zero>(label, sh, N, splits_req, time_it);
 }
 
-// The same configuration, timed, then one probed launch (mode probe).
+// The same configuration, timed, then one probed launch (mode probe); then both again with the weights'
+// evict-first hint off (timed and probed with the hint-free kernel).
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST>
 void run_probe(const char* label, const Shape& sh, int N, int splits_req) {
-  using PL = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, &decode_kernel_probe<Act, Bits, Signed, Zero, NT, CW, R, ST>>;
+  using PL = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST,
+                      &decode_kernel_probe<Act, Bits, Signed, Zero, NT, CW, R, ST, ClockProbe>>;
   run_with<Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST>, Act, Bits, Signed, Zero, PL>(label, sh, N, splits_req, true);
+  using NL = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST,
+                      &decode_kernel_probe<Act, Bits, Signed, Zero, NT, CW, R, ST, ClockProbeNoHint>>;
+  run_with<NL, Act, Bits, Signed, Zero, NL>("  (no evict-first hint)", sh, N, splits_req, true);
 }
 
 // The wgmma kernel (decode_wgmma.cuh); PerBlock: its per-K-block pipeline (labels "wb", else "ws").

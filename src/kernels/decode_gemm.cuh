@@ -64,8 +64,10 @@ struct Params {
 
 // Development hook (bench/dev/decode_dev.cu, mode probe): decode_body and produce_stages call
 // Probe::at at the points below; the catalog's kernels use NoProbe, whose calls compile to nothing.
+// kEvictFirst: the weight copies carry the L2 evict-first hint (a probe may turn it off to measure it).
 enum class ProbePoint { kEntry, kReady, kIssued, kLanded, kReleased, kLoopDone, kStored };
 struct NoProbe {
+  static constexpr bool kEvictFirst = true;
   static __device__ __forceinline__ void at(ProbePoint, int = 0) {}
 };
 
@@ -146,7 +148,8 @@ __device__ __forceinline__ void produce_stages(const Maps& maps, const Params& p
   sm90::prefetch_tensor_map(&maps.x);
   sm90::prefetch_tensor_map(&maps.s);
   if constexpr (Zero) sm90::prefetch_tensor_map(&maps.z);
-  const uint64_t policy = sm90::l2_evict_first_policy();
+  uint64_t policy = 0;
+  if constexpr (Probe::kEvictFirst) policy = sm90::l2_evict_first_policy();
   for (int s = 0; s < nstages; ++s) {
     const int slot = s % STAGES;
     unsigned char* st = pipe + slot * G::kStageBytes;
@@ -154,7 +157,10 @@ __device__ __forceinline__ void produce_stages(const Maps& maps, const Params& p
     sm90::mbar_wait(&empty[slot], ((s / STAGES) & 1) ^ 1);
     sm90::mbar_arrive_expect_tx(&full[slot], G::kTxBytes);
     sm90::tma_load_2d(st, &maps.x, ks, 0, &full[slot]);
-    sm90::tma_load_3d_hint(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot], policy);
+    if constexpr (Probe::kEvictFirst)
+      sm90::tma_load_3d_hint(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot], policy);
+    else
+      sm90::tma_load_3d(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot]);
     unsigned char* sdst = st + G::kXBytes + G::kWBytes;
     sm90::tma_load_2d(sdst, &maps.s, mb0 * 16, ks / p.group, &full[slot]);
     if constexpr (Zero) sm90::tma_load_2d(sdst + 2 * G::kTileM * 2, &maps.z, mb0 * 16, ks / p.group, &full[slot]);
