@@ -8,7 +8,7 @@
 // decode_wgmma.cuh: every type, then 16/32/64 tokens against mma.sync), pdl (late-trigger programmatic
 // dependent launch), s8stages (int8 256-row stage counts), fixed (small-layer fixed cost: short K, forced
 // splits), tiles (64-row tiles on small layers), ring (stage rate against ring depth), probe
-// (per-CTA timestamps of one launch: where a CTA's time goes).
+// (per-CTA timestamps of one launch: where a CTA's time goes), kgroups (consumer groups on alternate stages).
 // Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
 #include <algorithm>
 #include <cstdio>
@@ -134,6 +134,13 @@ template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, in
 __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThreads)
     decode_kernel_probe(const __grid_constant__ Maps maps, const Params p) {
   decode_body<Act, Bits, Signed, Zero, NT, CW, R, STAGES, false, Probe>(maps, p);
+}
+
+// KG groups of consumer warps taking turns on the stages (Geometry's KG; mode kgroups).
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, int KG>
+__global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, Zero && NT >= 2, KG>::kThreads)
+    decode_kernel_kg(const __grid_constant__ Maps maps, const Params p) {
+  decode_body<Act, Bits, Signed, Zero, NT, CW, R, STAGES, false, NoProbe, KG>(maps, p);
 }
 
 // Medians over CTAs of the intervals between probe points, in SM cycles (and globaltimer spans in us).
@@ -342,6 +349,14 @@ void run_probe(const char* label, const Shape& sh, int N, int splits_req) {
   run_with<NL, Act, Bits, Signed, Zero, NL>("  (no evict-first hint)", sh, N, splits_req, true);
 }
 
+// decode_kernel with KG consumer groups.
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, int KG>
+void run_kg(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
+  using L = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, &decode_kernel_kg<Act, Bits, Signed, Zero, NT, CW, R, ST, KG>,
+                     false, Zero && NT >= 2, KG>;
+  run_with<L, Act, Bits, Signed, Zero>(label, sh, N, splits_req, time_it);
+}
+
 // The wgmma kernel (decode_wgmma.cuh); PerBlock: its per-K-block pipeline (labels "wb", else "ws").
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, bool PerBlock>
 void run_wgmma(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
@@ -447,6 +462,21 @@ int main(int argc, char** argv) {
     run_probe<__half, 4, true, false, 2, 4, 2, 8>("s4 nt2 cw4 r2 st8", reported, 16, 0);
     run_probe<__half, 4, true, false, 1, 8, 2, 6>("s4 nt1 cw8 r2 st6", gate_up, 1, 0);
     run_probe<__half, 4, true, false, 1, 8, 2, 6>("s4 nt1 cw8 r2 st6", down, 1, 0);
+    return 0;
+  }
+  if (only == "kgroups") {   // two (or four) consumer groups taking turns on the stages: correctness, speed
+    run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 f16 nt1 cw4 r2 st8", small32, 5, 0, false);
+    run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 f16 nt1 cw4 r2 st8", g128, 8, 3, false);
+    run_kg<__half, 4, false, true, 1, 4, 2, 8, 2>("kg2 u4 f16 nt1 cw4 r2 st8", g128, 7, 3, false);
+    run_kg<__nv_bfloat16, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 bf16 nt1 cw4 r2 st8", perchan, 1, 5, false);
+    run_kg<__half, 8, true, false, 1, 4, 2, 8, 2>("kg2 s8 f16 nt1 cw4 r2 st8", small32, 8, 0, false);
+    run_kg<__half, 4, true, false, 1, 4, 2, 8, 4>("kg4 s4 f16 nt1 cw4 r2 st8", g128, 8, 0, false);
+    for (const Shape& sh : {reported, o8b, qkv8b, o70b, down}) {
+      run_config<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", sh, 1, 0, true);
+      run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 nt1 cw4 r2 st8", sh, 1, 0, true);
+      run_kg<__half, 4, true, false, 1, 4, 2, 8, 4>("kg4 s4 nt1 cw4 r2 st8", sh, 1, 0, true);
+      run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 nt1 cw4 r2 st8", sh, 8, 0, true);
+    }
     return 0;
   }
   if (only == "pdl") {   // late-trigger PDL against plain launches, back to back, the catalog's tiles

@@ -83,12 +83,16 @@ struct Maps {
 // tiles, STAGES stages. Warps: consumers 0..CW-1, the producer CW, and (kSumWarp) the sum warp CW+1.
 // SumWarp: decode_kernel's uint4 16+ token buckets (else zero points take the ones-MMA); the wgmma
 // kernel (decode_wgmma.cuh) applies zero points to its fragments and has none.
-template <int Bits, int NT, bool Zero, int CW, int R, int STAGES, bool SumWarp = Zero && NT >= 2>
+// KG (development, bench/dev mode kgroups): KG groups of CW consumer warps take turns on the stages
+// (group g consumes stages g, g + KG, ...), so a CTA has KG stages in its consumers at once; the
+// catalog's kernels have one group. The producer is warp CW * KG.
+template <int Bits, int NT, bool Zero, int CW, int R, int STAGES, bool SumWarp = Zero && NT >= 2, int KG = 1>
 struct Geometry {
   static constexpr bool kSumWarp = SumWarp;
   static constexpr int kStages = STAGES;
-  static constexpr int kConsumerWarps = CW;
-  static constexpr int kWarps = CW + 1 + (kSumWarp ? 1 : 0);
+  static constexpr int kConsumerWarps = CW;   // per group: the warps that hand back each stage
+  static constexpr int kWarps = CW * KG + 1 + (kSumWarp ? 1 : 0);
+  static_assert(KG == 1 || !SumWarp, "consumer groups do not take the sum warp");
   static constexpr int kThreads = 32 * kWarps;
   static constexpr int kTileM = 16 * CW * R;
   static constexpr int kAtomBytes = 256 * Bits / 8;                  // one packed 16x16 block
@@ -220,15 +224,23 @@ __device__ __forceinline__ void sum_stages(const unsigned char* pipe, float* xsu
 
 // One m16n8 accumulator fragment into the [rows][kNPad] fp32 partial-sum tile: rows 16*row_block +
 // lane/4 (c0, c1) and that + 8 (c2, c3), columns 8t + 2(lane%4) + {0, 1}.
+// add: add to what is there (consumer groups) instead of storing.
 template <int kNPad>
 __device__ __forceinline__ void store_fragment(float* red, int row_block, int t, int lane, float c0, float c1, float c2,
-                                               float c3) {
+                                               float c3, bool add = false) {
   float* lo = red + (row_block * 16 + lane / 4) * kNPad + t * 8 + 2 * (lane % 4);
   float* hi = lo + 8 * kNPad;
-  lo[0] = c0;
-  lo[1] = c1;
-  hi[0] = c2;
-  hi[1] = c3;
+  if (add) {
+    lo[0] += c0;
+    lo[1] += c1;
+    hi[0] += c2;
+    hi[1] += c3;
+  } else {
+    lo[0] = c0;
+    lo[1] = c1;
+    hi[0] = c2;
+    hi[1] = c3;
+  }
 }
 
 // The split-K epilogue, once every CTA of the cluster has stored its partial sums in `red`
@@ -261,10 +273,10 @@ __device__ __forceinline__ void reduce_cluster_and_store(float* red, const Param
 // The kernel body. Pdl (a development variant, bench/dev): every thread waits for the previous grid
 // after the barrier set-up, and signals that the next grid may launch once its main loop is done.
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool Pdl,
-          class Probe = NoProbe>
+          class Probe = NoProbe, int KG = 1>
 __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
   Probe::at(ProbePoint::kEntry);
-  using G = Geometry<Bits, NT, Zero, CW, R, STAGES>;
+  using G = Geometry<Bits, NT, Zero, CW, R, STAGES, Zero && NT >= 2, KG>;
   extern __shared__ __align__(128) unsigned char smem[];
   uint64_t* full = reinterpret_cast<uint64_t*>(smem);   // stage landed (producer arrive + bytes)
   uint64_t* empty = full + STAGES;                      // stage consumed (one arrive per consumer or sum warp)
@@ -290,9 +302,11 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
 #pragma unroll
       for (int i = 0; i < 4; ++i) acc[rr][t][i] = 0.f;
 
-  if (warp == CW) {
+  // With consumer groups (KG > 1), consumer warp `warp` is warp cw of group kg.
+  const int cw = KG == 1 ? warp : warp % CW, kg = KG == 1 ? 0 : warp / CW;
+  if (warp == CW * KG) {
     if (lane == 0) produce_stages<G, Zero, STAGES, Probe>(maps, p, pipe, full, empty, k0, nstages, mb0);
-  } else if (warp > CW) {
+  } else if (warp > CW * KG) {
     if constexpr (G::kSumWarp) sum_stages<Act, G, STAGES>(pipe, xsums, full, empty, sums_ready, p, k0, nstages, lane);
   } else {
     float accg[R][NT][4], accz[NT][4];   // accz: sum_g(x) from the ones-MMA (zero points, 8 tokens)
@@ -315,7 +329,7 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
     // The sums are waited for only here, so the sum warp never delays a stage's MMAs; it cannot run a
     // phase ahead on a slot, since refilling the slot needs this warp's `empty` arrival.
     auto fold = [&](const Act* ss, int local, int s) {
-      const Act* srow = ss + local * G::kTileM + warp * R * 16 + lane / 4;
+      const Act* srow = ss + local * G::kTileM + cw * R * 16 + lane / 4;
       float xsum[NT][2];   // this lane's two token columns of sum_g(x)
       if constexpr (kOnesMma) {
 #pragma unroll
@@ -361,7 +375,7 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
     };
 
 #pragma unroll 1
-    for (int s = 0; s < nstages; ++s) {
+    for (int s = kg; s < nstages; s += KG) {
       const int slot = s % STAGES;
       sm90::mbar_wait(&full[slot], (s / STAGES) & 1);
       Probe::at(ProbePoint::kLanded, s);
@@ -391,7 +405,7 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
 #pragma unroll
         for (int rr = 0; rr < R; ++rr) {
           const Word<Bits> wv = *reinterpret_cast<const Word<Bits>*>(
-              wst + kb * G::kWBlockBytes + (warp * R + rr) * G::kAtomBytes + lane * Bits);
+              wst + kb * G::kWBlockBytes + (cw * R + rr) * G::kAtomBytes + lane * Bits);
           uint32_t a[4];
           convert<Act, Signed>(wv, a);
 #pragma unroll
@@ -406,8 +420,10 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
       const int stage_end = k0 + (s + 1) * kStageK;
       if (g32) {
         fold(ss, 1, s);
-      } else if (stage_end == next_group_end || s == nstages - 1) {
-        fold(ss, 0, s);   // a group ends here, or this CTA's K chunk does (its partial group)
+      } else if (KG > 1 || stage_end == next_group_end || s == nstages - 1) {
+        // a group ends here, or this CTA's K chunk does (its partial group); with consumer groups the
+        // next stage of the group is another group's, so each stage's partial sum is folded
+        fold(ss, 0, s);
         if (stage_end == next_group_end) next_group_end += p.group;
       }
       __syncwarp();   // every lane's reads of this stage are done before it is handed back
@@ -420,12 +436,27 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
   __syncthreads();   // all stages consumed, so every copy has landed: the stages become `red`
   Probe::at(ProbePoint::kLoopDone);
   float* red = reinterpret_cast<float*>(pipe);   // [kTileM][kNPad]
-  if (warp < CW) {
+  if constexpr (KG == 1) {
+    if (warp < CW) {
 #pragma unroll
-    for (int rr = 0; rr < R; ++rr)
+      for (int rr = 0; rr < R; ++rr)
 #pragma unroll
-      for (int t = 0; t < NT; ++t)
-        store_fragment<G::kNPad>(red, warp * R + rr, t, lane, acc[rr][t][0], acc[rr][t][1], acc[rr][t][2], acc[rr][t][3]);
+        for (int t = 0; t < NT; ++t)
+          store_fragment<G::kNPad>(red, warp * R + rr, t, lane, acc[rr][t][0], acc[rr][t][1], acc[rr][t][2],
+                                   acc[rr][t][3]);
+    }
+  } else {   // the groups' partial sums of the same rows, added in group order
+    for (int g = 0; g < KG; ++g) {
+      if (warp < CW * KG && kg == g) {
+#pragma unroll
+        for (int rr = 0; rr < R; ++rr)
+#pragma unroll
+          for (int t = 0; t < NT; ++t)
+            store_fragment<G::kNPad>(red, cw * R + rr, t, lane, acc[rr][t][0], acc[rr][t][1], acc[rr][t][2],
+                                     acc[rr][t][3], g > 0);
+      }
+      __syncthreads();
+    }
   }
   reduce_cluster_and_store<Act, G::kTileM, G::kNPad, G::kThreads>(red, p, tid);
   Probe::at(ProbePoint::kStored);
@@ -460,12 +491,12 @@ inline int choose_splits(int64_t tiles, int64_t k, int sm_count) {
 
 // Kernel: any kernel of this geometry and parameters (the wgmma kernel, the dev harness's variants);
 // Pdl: launch with programmatic stream serialization (for a kernel that waits for its predecessor
-// itself); SumWarp: as the kernel's Geometry.
+// itself); SumWarp, KG: as the kernel's Geometry.
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES,
           auto Kernel = &decode_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES>, bool Pdl = false,
-          bool SumWarp = Zero && NT >= 2>
+          bool SumWarp = Zero && NT >= 2, int KG = 1>
 struct Launcher {
-  using G = Geometry<Bits, NT, Zero, CW, R, STAGES, SumWarp>;
+  using G = Geometry<Bits, NT, Zero, CW, R, STAGES, SumWarp, KG>;
   static constexpr auto kernel = Kernel;
 
   // Per device: the shared-memory attribute is set once and the CTAs per SM are read back.
