@@ -130,6 +130,17 @@ __device__ __forceinline__ uint32_t stage_ring_offset(const unsigned char* smem)
   return (base + G::kBarRegion + 1023) / 1024 * 1024 - base;
 }
 
+// This CTA's share of the problem: the first K column of its split (blockIdx.y), the number of
+// 64-column stages it walks, and its first 16-row block (blockIdx.x).
+struct CtaWork {
+  int k0, nstages, mb0;
+};
+template <class G>
+__device__ __forceinline__ CtaWork cta_work(const Params& p) {
+  const int k0 = blockIdx.y * p.k_chunk;
+  return CtaWork{k0, (min(p.k, k0 + p.k_chunk) - k0) / kStageK, int(blockIdx.x * (G::kTileM / 16))};
+}
+
 // Thread 0 initialises every barrier; the caller synchronises the CTA after.
 template <class G>
 __device__ __forceinline__ void init_barriers(uint64_t* full, int tid) {
@@ -285,9 +296,8 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
   unsigned char* pipe = smem + stage_ring_offset<G>(smem);
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  const int k0 = blockIdx.y * p.k_chunk;
-  const int nstages = (min(p.k, k0 + p.k_chunk) - k0) / kStageK;
-  const int mb0 = blockIdx.x * (G::kTileM / 16);
+  const CtaWork cta = cta_work<G>(p);
+  const int k0 = cta.k0, nstages = cta.nstages, mb0 = cta.mb0;
 
   init_barriers<G>(full, tid);
   if constexpr (Pdl) sm90::grid_dependency_wait();

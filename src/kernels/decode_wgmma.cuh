@@ -158,9 +158,8 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
   unsigned char* pipe = smem + stage_ring_offset<G>(smem);
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  const int k0 = blockIdx.y * p.k_chunk;
-  const int nstages = (min(p.k, k0 + p.k_chunk) - k0) / kStageK;
-  const int mb0 = blockIdx.x * (G::kTileM / 16);
+  const CtaWork cta = cta_work<G>(p);
+  const int k0 = cta.k0, nstages = cta.nstages, mb0 = cta.mb0;
 
   init_barriers<G>(full, tid);
   __syncthreads();
