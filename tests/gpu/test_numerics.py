@@ -180,17 +180,35 @@ def test_bf16_overflow_beyond_fp32_range_becomes_inf(weight):
             assert bad is None, bad
 
 
+def _weight_with_one_scale(torch, rng, weight, act, at, value):
+    """A handmade weight (range-end integers, moderate scales, u4 zero points 0 or 15) whose scale at
+    `at` = (group, output channel) is `value` (NaN, inf)."""
+    q = _q_with_ends(rng, weight)
+    scales = rng.uniform(0.5, 2.0, size=(K // G, M)) / 64
+    scales[at] = value
+    zp = rng.choice([0, 15], size=(K // G, M)) if weight == "u4" else None
+    return _handmade(torch, weight, act, q, scales, zp)
+
+
+def _assert_same_mask_rest_close(torch, where, y, got, want, ref, bound, act, mask_name, rest_name):
+    """got == want (the output's and the reference's masks of special values) everywhere, and y within
+    the error bound of ref outside the mask."""
+    assert bool((got == want).all()), (
+        f"{where}: {mask_name} pattern differs from the reference at "
+        f"{[tuple(int(v) for v in i) for i in (got != want).nonzero()[:5]]}")
+    zero = torch.zeros_like(ref)
+    bad = compare(torch, torch.where(want, zero, y.double()), torch.where(want, zero, ref), bound, act,
+                  f"{where} {rest_name} part: ")
+    assert bad is None, bad
+
+
 @pytest.mark.parametrize("weight,act", _types(), ids=[f"{w}-{a}" for w, a in _types()])
 def test_nan_propagates_like_reference(weight, act):
     """NaN in a token row of x, in one scale (one group of one output channel) or in the bias gives
     exactly the reference's NaN pattern: whole rows, whole columns; everything else finite and correct."""
     import torch
     rng = np.random.default_rng(4)
-    q = _q_with_ends(rng, weight)
-    scales = rng.uniform(0.5, 2.0, size=(K // G, M)) / 64
-    scales[2, 7] = np.nan
-    zp = rng.choice([0, 15], size=(K // G, M)) if weight == "u4" else None
-    qw = _handmade(torch, weight, act, q, scales, zp)
+    qw = _weight_with_one_scale(torch, rng, weight, act, (2, 7), np.nan)
     dtype = getattr(torch, act)
     for n in TOKENS:
         x = torch.randn(n, K, device="cuda").to(dtype)
@@ -202,14 +220,8 @@ def test_nan_propagates_like_reference(weight, act):
         want_nan = torch.isnan(ref)
         assert bool(want_nan[1].all()) and bool(want_nan[:, 7].all()) and bool(want_nan[:, 11].all())
         for name, y in _run_all(torch, x, qw, bias):
-            got_nan = torch.isnan(y)
-            assert bool((got_nan == want_nan).all()), (
-                f"{name} N={n}: NaN pattern differs from the reference at "
-                f"{[tuple(int(v) for v in i) for i in (got_nan != want_nan).nonzero()[:5]]}")
-            zero = torch.zeros_like(ref)
-            bad = compare(torch, torch.where(want_nan, zero, y.double()), torch.where(want_nan, zero, ref),
-                          bound, act, f"{name} N={n} non-NaN part: ")
-            assert bad is None, bad
+            _assert_same_mask_rest_close(torch, f"{name} N={n}", y, torch.isnan(y), want_nan, ref, bound, act,
+                                         "NaN", "non-NaN")
 
 
 @pytest.mark.parametrize("weight,act", _types(), ids=[f"{w}-{a}" for w, a in _types()])
@@ -218,11 +230,7 @@ def test_inf_propagates_like_reference(weight, act):
     (sign and NaN-vs-inf may differ, see the module doc); the rest finite and correct."""
     import torch
     rng = np.random.default_rng(5)
-    q = _q_with_ends(rng, weight)
-    scales = rng.uniform(0.5, 2.0, size=(K // G, M)) / 64
-    scales[3, 9] = np.inf
-    zp = rng.choice([0, 15], size=(K // G, M)) if weight == "u4" else None
-    qw = _handmade(torch, weight, act, q, scales, zp)
+    qw = _weight_with_one_scale(torch, rng, weight, act, (3, 9), np.inf)
     dtype = getattr(torch, act)
     for n in TOKENS:
         x = torch.randn(n, K, device="cuda").to(dtype)
@@ -236,13 +244,8 @@ def test_inf_propagates_like_reference(weight, act):
         want = ~torch.isfinite(ref)
         assert bool(want[1].all()) and bool(want[3].all()) and bool(want[:, 9].all()) and bool(want[:, 13].all())
         for name, y in _run_all(torch, x, qw, bias):
-            got = ~torch.isfinite(y)
-            assert bool((got == want).all()), (
-                f"{name} N={n}: non-finite pattern differs from the reference at "
-                f"{[tuple(int(v) for v in i) for i in (got != want).nonzero()[:5]]}")
-            bad = compare(torch, torch.where(want, torch.zeros_like(ref), y.double()),
-                          torch.where(want, torch.zeros_like(ref), ref), bound, act, f"{name} N={n} finite part: ")
-            assert bad is None, bad
+            _assert_same_mask_rest_close(torch, f"{name} N={n}", y, ~torch.isfinite(y), want, ref, bound, act,
+                                         "non-finite", "finite")
 
 
 # Scale magnitudes per kind. fp16 "huge" keeps s*q (+ z') inside fp16 (|s*q| <= 65504 for every q of
