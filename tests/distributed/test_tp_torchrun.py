@@ -194,6 +194,35 @@ def test_every_rank_builds_the_same_weights_and_inputs(tp):
     assert len(set(every)) == 1, f"ranks built different weights or inputs: {every}"
 
 
+def _unsharded_case(torch, f, kind, act, shape, dim, world, bias_seed):
+    """The (type, shape) case's host weight, its copy on this GPU, that copy's fp64 dequantization, a
+    bias, and the copy's `world` shards along `dim` (0: output rows, column-parallel; 1: input columns,
+    row-parallel); checks (into f) that the dequantized shards concatenate to the dequantized weight."""
+    m, k = shape
+    host = host_weight(kind, act, m, k, seed=100 * TYPES.index((kind, act)) + SHAPES.index(shape))
+    qw = host.apply(_cuda)
+    wd = mixgemm.dequantize(qw).double()
+    bias = _bias(torch, m, act, seed=bias_seed)
+    shards = [qw.shard(dim, r, world) for r in range(world)]
+    f.check(torch.equal(torch.cat([mixgemm.dequantize(s) for s in shards], dim=dim), mixgemm.dequantize(qw)),
+            f"dequantized {('column', 'row')[dim]} shards concatenated != dequantized weight")
+    return host, qw, wd, bias, shards
+
+
+def _run_against_unsharded(f, what, layer, x, qw, wd, bias, act):
+    """layer(x) checked (into f) for shape and dtype and against the fp64 reference and the single-GPU
+    call of the unsharded weight; returns (y, ref, single)."""
+    n, m = x.shape[0], qw.shape[0]
+    ref = x.double() @ wd.T + bias.double()
+    single = mixgemm.linear(x, qw, bias=bias)
+    y = layer(x)
+    f.check(y.shape == (n, m) and y.dtype == x.dtype, f"{what}: output {tuple(y.shape)} {y.dtype}")
+    e_ref, e_single = _rel_err(y, ref), _rel_err(y, single.double())
+    f.check(e_ref < TOL[act], f"{what}: rel err vs fp64 reference {e_ref:.2e}")
+    f.check(e_single < TOL[act], f"{what}: rel err vs single-GPU linear {e_single:.2e}")
+    return y, ref, single
+
+
 @pytest.mark.parametrize("shape", SHAPES, ids=[f"{m}x{k}" for m, k in SHAPES])
 @pytest.mark.parametrize("kind,act", TYPES, ids=[f"{w}-{a}" for w, a in TYPES])
 def test_column_parallel_matches_the_unsharded_weight(tp, kind, act, shape):
@@ -201,15 +230,9 @@ def test_column_parallel_matches_the_unsharded_weight(tp, kind, act, shape):
     from mixgemm.parallel import ColumnParallelLinear
     rank, world = tp
     m, k = shape
-    host = host_weight(kind, act, m, k, seed=100 * TYPES.index((kind, act)) + SHAPES.index(shape))
-    qw = host.apply(_cuda)          # the unsharded weight, on this GPU
-    wd = mixgemm.dequantize(qw).double()
-    bias = _bias(torch, m, act, seed=1)
     ms = m // world
-    shards = [qw.shard(0, r, world) for r in range(world)]
     f = Failures()
-    f.check(torch.equal(torch.cat([mixgemm.dequantize(s) for s in shards]), mixgemm.dequantize(qw)),
-            "dequantized column shards concatenated != dequantized weight")
+    host, qw, wd, bias, shards = _unsharded_case(torch, f, kind, act, shape, 0, world, bias_seed=1)
     # From the host weight (sharded on the host, the shard moved) and from the GPU weight.
     layer = ColumnParallelLinear(host, bias.cpu(), device="cuda")
     local = ColumnParallelLinear(qw, bias, gather_output=False)
@@ -220,13 +243,7 @@ def test_column_parallel_matches_the_unsharded_weight(tp, kind, act, shape):
             continue
         x = _inputs(torch, n, k, act, seed=n)
         what = f"{kind}/{act} {m}x{k} world={world} N={n}"
-        ref = x.double() @ wd.T + bias.double()
-        single = mixgemm.linear(x, qw, bias=bias)
-        y = layer(x)
-        f.check(y.shape == (n, m) and y.dtype == x.dtype, f"{what}: output {tuple(y.shape)} {y.dtype}")
-        e_ref, e_single = _rel_err(y, ref), _rel_err(y, single.double())
-        f.check(e_ref < TOL[act], f"{what}: rel err vs fp64 reference {e_ref:.2e}")
-        f.check(e_single < TOL[act], f"{what}: rel err vs single-GPU linear {e_single:.2e}")
+        y, ref, single = _run_against_unsharded(f, what, layer, x, qw, wd, bias, act)
         f.check(_rel_err(single, ref) < TOL[act], f"{what}: single-GPU linear itself is off")
         f.check(_same_bits(local(x), y[:, rank * ms:(rank + 1) * ms]), f"{what}: gather_output=False part differs")
         if bitwise:
@@ -243,28 +260,16 @@ def test_row_parallel_matches_the_unsharded_weight(tp, kind, act, shape):
     from mixgemm.parallel import RowParallelLinear
     rank, world = tp
     m, k = shape
-    host = host_weight(kind, act, m, k, seed=100 * TYPES.index((kind, act)) + SHAPES.index(shape))
-    qw = host.apply(_cuda)
-    wd = mixgemm.dequantize(qw).double()
-    bias = _bias(torch, m, act, seed=2)
     ks = k // world
-    shards = [qw.shard(1, r, world) for r in range(world)]
     f = Failures()
-    f.check(torch.equal(torch.cat([mixgemm.dequantize(s) for s in shards], dim=1), mixgemm.dequantize(qw)),
-            "dequantized row shards concatenated != dequantized weight")
+    _, qw, wd, bias, shards = _unsharded_case(torch, f, kind, act, shape, 1, world, bias_seed=2)
     layer = RowParallelLinear(qw, bias)
     for n in TOKENS:
         if not _runnable(kind, act, [(m, k), (m, ks)], n):
             continue
         x = _inputs(torch, n, k, act, seed=1000 + n)
         what = f"{kind}/{act} {m}x{k} world={world} N={n}"
-        ref = x.double() @ wd.T + bias.double()
-        single = mixgemm.linear(x, qw, bias=bias)
-        y = layer(x)
-        f.check(y.shape == (n, m) and y.dtype == x.dtype, f"{what}: output {tuple(y.shape)} {y.dtype}")
-        e_ref, e_single = _rel_err(y, ref), _rel_err(y, single.double())
-        f.check(e_ref < TOL[act], f"{what}: rel err vs fp64 reference {e_ref:.2e}")
-        f.check(e_single < TOL[act], f"{what}: rel err vs single-GPU linear {e_single:.2e}")
+        y, ref, _ = _run_against_unsharded(f, what, layer, x, qw, wd, bias, act)
         # The partial sums, computed here for every rank: the all-reduce adds them (in x's dtype).
         partials = [mixgemm.linear(x[:, r * ks:(r + 1) * ks].contiguous(), s) for r, s in enumerate(shards)]
         total = partials[0]
