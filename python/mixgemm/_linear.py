@@ -228,7 +228,6 @@ def _torch_fast_path(x: Any, qw: QuantizedWeight, bias: Any, out: Any) -> Any:
         span = lambda t: (t.data_ptr(), t.numel() * t.element_size())   # noqa: E731
         if any(t is not None and _ranges_overlap(span(out), span(t)) for t in (x, bias)):
             return None   # overlapping out: the general path refuses it
-
     n = x.numel() // k if k else 0
     if n == 0:
         return None
