@@ -87,17 +87,19 @@ __global__ void reference(const unsigned char* w, const T* s, const T* z, const 
   y[size_t(n) * M + m] = acc;
 }
 
-// Mode probe: per-CTA timestamps. Slots per CTA: 0 entry, 1 ready, 2 loop done, 3 stored (clock64 of
-// thread 0); issued / landed / released of stages 0..kProbeStages-1 (the producer's clock64 after its
-// copies; consumer warp 0's after its full-barrier wait and after its release); globaltimer at entry
-// and at the end (cross-CTA spread), and the SM id.
-constexpr int kProbeStages = 16, kProbeSlots = 64;
+// Mode probe: per-CTA timestamps (clock64). Slots per CTA: 0 entry, 1 ready, 2 loop done, 3 stored
+// (thread 0), 84 first cluster barrier passed (thread 0); for stages 0..kProbeStages-1: claimed (the producer, after its empty-barrier wait),
+// issued (after its copies), landed (consumer warp 0 after its full-barrier wait), released by warp 0
+// and by warp 3 (after their arrivals); globaltimer at entry and end (cross-CTA spread), and the SM id.
+constexpr int kProbeStages = 16, kProbeSlots = 128;
+constexpr int kClaimedSlot = 4, kIssuedSlot = 20, kLandedSlot = 36, kRel0Slot = 52, kRel3Slot = 68;
 __device__ unsigned long long* g_probe;
 
 struct ClockProbe : NoProbe {
   static __device__ __forceinline__ void at(ProbePoint e, int stage = 0) {
-    const bool producer = e == ProbePoint::kIssued;   // called by the producer thread only
-    if (!producer && threadIdx.x != 0) return;
+    const bool producer = e == ProbePoint::kIssued || e == ProbePoint::kClaimed;   // the producer thread only
+    const bool warp3 = e == ProbePoint::kReleased && threadIdx.x == 96;
+    if (!producer && !warp3 && threadIdx.x != 0) return;
     if (stage >= kProbeStages) return;
     unsigned long long* row = g_probe + size_t(blockIdx.x + blockIdx.y * gridDim.x) * kProbeSlots;
     const unsigned long long t = clock64();
@@ -107,20 +109,22 @@ struct ClockProbe : NoProbe {
         unsigned sm;
         asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(gt));
         asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
-        row[0] = t, row[60] = gt, row[62] = sm;
+        row[0] = t, row[120] = gt, row[122] = sm;
         break;
       }
       case ProbePoint::kReady: row[1] = t; break;
       case ProbePoint::kLoopDone: row[2] = t; break;
+      case ProbePoint::kClusterSynced: row[84] = t; break;
       case ProbePoint::kStored: {
         unsigned long long gt;
         asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(gt));
-        row[3] = t, row[61] = gt;
+        row[3] = t, row[121] = gt;
         break;
       }
-      case ProbePoint::kIssued: row[4 + stage] = t; break;
-      case ProbePoint::kLanded: row[4 + kProbeStages + stage] = t; break;
-      case ProbePoint::kReleased: row[4 + 2 * kProbeStages + stage] = t; break;
+      case ProbePoint::kClaimed: row[kClaimedSlot + stage] = t; break;
+      case ProbePoint::kIssued: row[kIssuedSlot + stage] = t; break;
+      case ProbePoint::kLanded: row[kLandedSlot + stage] = t; break;
+      case ProbePoint::kReleased: row[(warp3 ? kRel3Slot : kRel0Slot) + stage] = t; break;
     }
   }
 };
@@ -128,6 +132,13 @@ struct ClockProbe : NoProbe {
 // The same stamps with the weights' L2 evict-first hint off (is the hint part of the stage latency?).
 struct ClockProbeNoHint : ClockProbe {
   static constexpr bool kEvictFirst = false;
+};
+// The same stamps with polling barrier waits (test_wait) instead of try_wait; and the same without stamps.
+struct ClockProbeSpin : ClockProbe {
+  static constexpr bool kSpinWait = true;
+};
+struct SpinNoProbe : NoProbe {
+  static constexpr bool kSpinWait = true;
 };
 
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, class Probe>
@@ -137,50 +148,69 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThre
 }
 
 // KG groups of consumer warps taking turns on the stages (Geometry's KG; mode kgroups).
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, int KG>
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, int KG, class Probe = NoProbe>
 __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, Zero && NT >= 2, KG>::kThreads)
     decode_kernel_kg(const __grid_constant__ Maps maps, const Params p) {
-  decode_body<Act, Bits, Signed, Zero, NT, CW, R, STAGES, false, NoProbe, KG>(maps, p);
+  decode_body<Act, Bits, Signed, Zero, NT, CW, R, STAGES, false, Probe, KG>(maps, p);
 }
 
-// Medians over CTAs of the intervals between probe points, in SM cycles (and globaltimer spans in us).
-void print_probe(const std::vector<unsigned long long>& h, int ctas, int nstages) {
+// Mode copies: the producer copies only some of a stage's boxes (results wrong, timing only).
+template <int C>
+struct CopiesProbe : NoProbe {
+  static constexpr int kStageCopies = C;
+};
+
+// Medians over CTAs of the intervals between probe points, in SM cycles (and globaltimer spans in us);
+// then CTA 0's stages one by one, relative to its `ready` stamp.
+void print_probe(const std::vector<unsigned long long>& h, int ctas, int nstages, int ring) {
   const int ns = std::min(nstages, kProbeStages);
   auto med = [](std::vector<double> v) {
     if (v.empty()) return 0.0;
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  std::vector<double> ready, first_issue, first_land, rtt0, rtt, period, work, tail, reduce, total;
+  std::vector<double> csync, ready, first_issue, first_land, rtt0, refill, issue_cost, period, work, lag3, tail, reduce, total;
   unsigned long long gt0 = ~0ull, gt1 = 0, gte_max = 0;
   for (int c = 0; c < ctas; ++c) {
     const unsigned long long* r = h.data() + size_t(c) * kProbeSlots;
-    const unsigned long long* iss = r + 4;
-    const unsigned long long* land = r + 4 + kProbeStages;
-    const unsigned long long* rel = r + 4 + 2 * kProbeStages;
+    const unsigned long long* clm = r + kClaimedSlot;
+    const unsigned long long* iss = r + kIssuedSlot;
+    const unsigned long long* land = r + kLandedSlot;
+    const unsigned long long* rel = r + kRel0Slot;
+    const unsigned long long* rel3 = r + kRel3Slot;
     ready.push_back(double(r[1] - r[0]));
     first_issue.push_back(double(iss[0] - r[1]));
     first_land.push_back(double(land[0] - r[1]));
     rtt0.push_back(double(land[0] - iss[0]));
-    for (int s = 1; s < ns; ++s) {
-      rtt.push_back(double(land[s]) - double(iss[s]));
-      period.push_back(double(land[s] - land[s - 1]));
+    for (int s = 0; s < ns; ++s) {
+      issue_cost.push_back(double(iss[s]) - double(clm[s]));
+      if (s >= ring) refill.push_back(double(land[s]) - double(iss[s]));   // a refilled slot: a true round trip
+      if (s > 0) period.push_back(double(land[s] - land[s - 1]));
+      work.push_back(double(rel[s] - land[s]));
+      lag3.push_back(double(rel3[s]) - double(rel[s]));
     }
-    for (int s = 0; s < ns; ++s) work.push_back(double(rel[s] - land[s]));
-    if (nstages <= kProbeStages) tail.push_back(double(r[2] - rel[ns - 1]));
+    if (nstages <= kProbeStages) tail.push_back(double(r[2] - std::max(rel[ns - 1], rel3[ns - 1])));
     reduce.push_back(double(r[3] - r[2]));
+    csync.push_back(double(r[84] - r[2]));
     total.push_back(double(r[3] - r[0]));
-    gt0 = std::min(gt0, r[60]);
-    gt1 = std::max(gt1, r[61]);
-    gte_max = std::max(gte_max, r[60]);
+    gt0 = std::min(gt0, r[120]);
+    gt1 = std::max(gt1, r[121]);
+    gte_max = std::max(gte_max, r[120]);
   }
   std::printf("  probe (median over %d CTAs, SM cycles): ready %.0f | first issue %.0f | first landed %.0f "
-              "(round trip %.0f) | later round trips %.0f | stage period %.0f | warp-0 work/stage %.0f | "
-              "loop tail %.0f | reduce+store %.0f | CTA total %.0f\n",
-              ctas, med(ready), med(first_issue), med(first_land), med(rtt0), med(rtt), med(period), med(work),
-              med(tail), med(reduce), med(total));
+              "(round trip %.0f) | refill round trip %.0f | copy issue %.0f | stage period %.0f | warp-0 work/stage "
+              "%.0f | warp-3 release - warp-0 release %.0f | loop tail %.0f | reduce+store %.0f (first cluster barrier "
+              "after %.0f) | CTA total %.0f\n",
+              ctas, med(ready), med(first_issue), med(first_land), med(rtt0), med(refill), med(issue_cost), med(period),
+              med(work), med(lag3), med(tail), med(reduce), med(csync), med(total));
   std::printf("  probe (globaltimer): CTA entries spread over %.2f us; first entry to last end %.2f us\n",
               (gte_max - gt0) * 1e-3, (gt1 - gt0) * 1e-3);
+  const unsigned long long* r = h.data();
+  std::printf("  CTA 0 (cycles after ready): stage claimed issued landed rel0 rel3\n");
+  for (int s = 0; s < ns; ++s)
+    std::printf("    %2d %7lld %7lld %7lld %7lld %7lld\n", s, (long long)(r[kClaimedSlot + s] - r[1]),
+                (long long)(r[kIssuedSlot + s] - r[1]), (long long)(r[kLandedSlot + s] - r[1]),
+                (long long)(r[kRel0Slot + s] - r[1]), (long long)(r[kRel3Slot + s] - r[1]));
 }
 
 struct Shape {
@@ -310,7 +340,7 @@ void run_with(const char* label, const Shape& sh, int N, int splits_req, bool ti
     CK(cudaFree(buf));
     const int64_t kst = K / kStageK;
     const int64_t chunk = (kst + chosen - 1) / chosen;
-    print_probe(h, ctas, int(chunk));
+    print_probe(h, ctas, int(chunk), PL::G::kStages);
   }
   std::fflush(stdout);
   for (int c = 0; c < copies; ++c) {
@@ -337,22 +367,21 @@ void run_pdl(const char* label, const Shape& sh, int N, int splits_req, bool tim
   run_with<L, Act, Bits, Signed, Zero>(label, sh, N, splits_req, time_it);
 }
 
-// The same configuration, timed, then one probed launch (mode probe); then both again with the weights'
-// evict-first hint off (timed and probed with the hint-free kernel).
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST>
-void run_probe(const char* label, const Shape& sh, int N, int splits_req) {
+// The same configuration, timed, then one probed launch (mode probe); then both again with the
+// variant Alt (a ClockProbe with one knob changed, e.g. polling waits), timed and probed.
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, class Alt = ClockProbeSpin>
+void run_probe(const char* label, const Shape& sh, int N, int splits_req, const char* alt_label = "  (polling waits)") {
   using PL = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST,
                       &decode_kernel_probe<Act, Bits, Signed, Zero, NT, CW, R, ST, ClockProbe>>;
   run_with<Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST>, Act, Bits, Signed, Zero, PL>(label, sh, N, splits_req, true);
-  using NL = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST,
-                      &decode_kernel_probe<Act, Bits, Signed, Zero, NT, CW, R, ST, ClockProbeNoHint>>;
-  run_with<NL, Act, Bits, Signed, Zero, NL>("  (no evict-first hint)", sh, N, splits_req, true);
+  using NL = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, &decode_kernel_probe<Act, Bits, Signed, Zero, NT, CW, R, ST, Alt>>;
+  run_with<NL, Act, Bits, Signed, Zero, NL>(alt_label, sh, N, splits_req, true);
 }
 
-// decode_kernel with KG consumer groups.
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, int KG>
+// decode_kernel with KG consumer groups (and a development Probe).
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, int KG, class Probe = NoProbe>
 void run_kg(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
-  using L = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, &decode_kernel_kg<Act, Bits, Signed, Zero, NT, CW, R, ST, KG>,
+  using L = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, &decode_kernel_kg<Act, Bits, Signed, Zero, NT, CW, R, ST, KG, Probe>,
                      false, Zero && NT >= 2, KG>;
   run_with<L, Act, Bits, Signed, Zero>(label, sh, N, splits_req, time_it);
 }
@@ -456,12 +485,25 @@ int main(int argc, char** argv) {
   if (only == "probe") {   // where a CTA's time goes: per-CTA timestamps of one launch from HBM
     const Shape one{"128x4096", 128, 4096, 64};
     run_probe<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", one, 1, 1);
+    run_probe<__half, 4, true, false, 1, 4, 2, 16>("s4 nt1 cw4 r2 st16", one, 1, 1);
     run_probe<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", o8b, 1, 0);
-    run_probe<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", o8b, 1, 1);
     run_probe<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", reported, 1, 0);
     run_probe<__half, 4, true, false, 2, 4, 2, 8>("s4 nt2 cw4 r2 st8", reported, 16, 0);
     run_probe<__half, 4, true, false, 1, 8, 2, 6>("s4 nt1 cw8 r2 st6", gate_up, 1, 0);
-    run_probe<__half, 4, true, false, 1, 8, 2, 6>("s4 nt1 cw8 r2 st6", down, 1, 0);
+    return 0;
+  }
+  if (only == "copies") {   // what the per-stage activation and scale boxes cost (timing only: w-only is wrong)
+    const Shape one{"128x4096", 128, 4096, 64};
+    for (const Shape& sh : {one, reported, o8b, o70b}) {
+      const int sp = sh.m == 128 ? 1 : 0;
+      run_kg<__half, 4, true, false, 1, 4, 2, 8, 1>("kg1 x+w+s", sh, 1, sp, true);
+      run_kg<__half, 4, true, false, 1, 4, 2, 8, 1, CopiesProbe<2>>("kg1 w", sh, 1, sp, true);
+      run_kg<__half, 4, true, false, 1, 4, 2, 8, 1, CopiesProbe<6>>("kg1 w+s", sh, 1, sp, true);
+      run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 x+w+s", sh, 1, sp, true);
+      run_kg<__half, 4, true, false, 1, 4, 2, 8, 2, CopiesProbe<2>>("kg2 w", sh, 1, sp, true);
+      run_kg<__half, 4, true, false, 1, 4, 2, 8, 2, CopiesProbe<6>>("kg2 w+s", sh, 1, sp, true);
+      run_kg<__half, 4, true, false, 1, 4, 2, 8, 4, CopiesProbe<2>>("kg4 w", sh, 1, sp, true);
+    }
     return 0;
   }
   if (only == "kgroups") {   // two (or four) consumer groups taking turns on the stages: correctness, speed

@@ -53,17 +53,18 @@ CUTLASS_TILES = [
 # split-K across a thread-block cluster. (tile_m, tile_n) pairs: N up to tile_n tokens; 256-row tiles
 # for large weights, 128-row tiles for small ones (dispatch.cpp has the measured rule).
 # tile_k is the K depth of one pipeline stage.
-DECODE_TILES = [(128, 8), (128, 16), (128, 32), (128, 64), (256, 8), (256, 16)]
+DECODE_TILES = [(128, 8), (128, 16), (128, 32), (128, 64), (256, 8), (256, 16), (256, 32)]
 
 
 def decode_mma(weight: str, tile_n: int) -> str:
     """The decode kernel a (weight, token bucket) runs, as measured fastest on the H100 (bench/NOTES.md,
-    "wgmma decode kernel"): wgmma with the scales applied to the weight fragments for 16 tokens of 4-bit
-    weights (dev harness, N=16: reported case 16.6 -> 13.9 us, 70b.gate_up 97.7 -> 95.5 us; uint4 2-7%
-    over int4 on 256-row tiles, was 11-18%); mma.sync elsewhere (at 8 tokens nothing to gain from wider
-    MMAs, at 32/64 tokens the stock CUTLASS tiles are picked, and int8 at 16 tokens measured only 1-3%
+    "wgmma decode kernel"): wgmma with the scales applied to the weight fragments for 16 and 32 tokens
+    of 4-bit weights (dev harness, N=16: reported case 16.6 -> 13.9 us, 70b.gate_up 97.7 -> 95.5 us;
+    N=32 with the parallel cluster reduction: reported case 13.3 us and 70b.down 55.9 us against the
+    stock CUTLASS picks' 20.1 and 66.9 us); mma.sync elsewhere (at 8 tokens nothing to gain from wider
+    MMAs, at 64 tokens the stock CUTLASS tiles are picked, and int8 at 16 tokens measured only 1-3%
     apart)."""
-    return "wgmma" if tile_n == 16 and weight in ("s4", "u4") else "mma.sync"
+    return "wgmma" if tile_n in (16, 32) and weight in ("s4", "u4") else "mma.sync"
 
 
 ENTRIES = [

@@ -50,15 +50,18 @@ namespace {
 // the narrowest tile that covers N wins; large N is compute-bound and prefers wide tiles.
 double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count) {
   if (std::string(e.family) == "decode") {
-    // Measured on the H100 (bench/NOTES.md, decode v5): for N <= 16 the decode family beats every
-    // stock entry on the bench layers (70b.gate_up N=16: 96 us vs 117 us; reported case 15.6 vs
-    // 19.3 us); for wider N the stock tiles win, and decode entries only run what they cannot
-    // (group size 32). Within the family: the narrowest token bucket; 256-row tiles (8 consumer
-    // warps) for weights of 80M+ elements, 128-row tiles below. Measured at N=16 (us, 128 vs 256
-    // rows): 8b.o 13.5/18.8, 8b.down 24.9/32.1, 70b.o (67M) 29.4/31.7, 70b.qkv (84M) 35.6/32.0,
-    // 70b.down 81.3/61.9, 70b.gate_up 146/99.
-    const bool preferred = e.tile_n <= 16;
-    const bool wide_rows = double(p.m) * double(p.k) >= 80.0e6;
+    // Measured on the H100 (bench/NOTES.md): for N <= 16 the decode family beats every stock entry on
+    // the bench layers (70b.gate_up N=16: 96 us vs 117 us; reported case 15.6 vs 19.3 us), and so do
+    // its wgmma entries at 32 tokens (reported case 13.3 vs 20.1 us, 70b.down 55.9 vs 66.9, dev
+    // harness against the bench's CUTLASS picks); for wider N, and for mma.sync at 32 tokens, the stock
+    // tiles win, and decode entries only run what they cannot (group size 32). Within the family: the
+    // narrowest token bucket; 256-row tiles (8 consumer warps) for large weights, 128-row tiles below.
+    // The size where 256 rows start to win: 8 tokens, 80M elements (128 vs 256 rows at N=16 before the
+    // parallel cluster reduction: 8b.o 13.5/18.8 us, 70b.o (67M) 29.4/31.7, 70b.qkv (84M) 35.6/32.0);
+    // 16 and 32 tokens, 48M since that reduction (N=16: reported case (29M) 12.1/12.4 us, 70b.o
+    // 22.9/20.3; N=32: 8b.o 11.0/13.0, 70b.o 25.4/23.1).
+    const bool preferred = e.tile_n <= 16 || (e.tile_n == 32 && std::string(e.mma) == "wgmma");
+    const bool wide_rows = double(p.m) * double(p.k) >= (e.tile_n >= 16 ? 48.0e6 : 80.0e6);
     const bool tile_fits = (e.tile_m == 256) == wide_rows;
     return (preferred ? 1.0 : 1.0e6) + (tile_fits ? 0.0 : 0.5) + e.tile_n / 64.0;
   }

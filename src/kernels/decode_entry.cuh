@@ -11,15 +11,18 @@
 namespace mixgemm {
 namespace decode {
 
-// The launcher of decode_kernel, or with Wgmma of decode_wgmma_kernel (per-K-block pipeline on 256-row
-// tiles, i.e. 8 consumer warps). A specialisation, not std::conditional: naming a wgmma launcher
-// instantiates its kernel, which exists only for 16, 32 and 64 tokens.
-template <bool Wgmma, class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES>
+// The launcher of decode_kernel with KG consumer groups, or with Wgmma of decode_wgmma_kernel
+// (per-K-block pipeline on 256-row tiles, i.e. 8 consumer warps). A specialisation, not
+// std::conditional: naming a wgmma launcher instantiates its kernel, which exists only for 16, 32 and
+// 64 tokens.
+template <bool Wgmma, class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, int KG>
 struct LauncherFor {
-  using type = Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES>;
+  using type = Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES,
+                        &decode_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES, KG>, /*Pdl=*/false,
+                        /*SumWarp=*/Zero && NT >= 2, KG>;
 };
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES>
-struct LauncherFor<true, Act, Bits, Signed, Zero, NT, CW, R, STAGES> {
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, int KG>
+struct LauncherFor<true, Act, Bits, Signed, Zero, NT, CW, R, STAGES, KG> {
   using type = wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES, /*PerBlock=*/CW == 8>;
 };
 
@@ -30,7 +33,11 @@ struct LauncherFor<true, Act, Bits, Signed, Zero, NT, CW, R, STAGES> {
 // 47.6, 70b.gate_up 174.2 -> 176.0 (dev harness mode s8stages, H100, 2026-11-25).
 // Wgmma: the wgmma kernel (decode_wgmma.cuh; per-stage pipeline on 128-row tiles, per-K-block on
 // 256-row tiles, as measured fastest), else decode_kernel's mma.sync; the catalog (catalog.py,
-// decode_mma) says which entry takes which.
+// decode_mma) says which entry takes which. The wgmma kernel at 32 tokens takes 6 stages (two CTAs per
+// SM as the dev harness measured it). 8-token 128-row tiles (the small layers' mma.sync kernel) take
+// two consumer groups: 8-11% faster at N=1 and 8 on the small bench layers (reported case 12.05 ->
+// 10.50 us, 8b.o 9.20 -> 8.42, 70b.o 20.31 -> 19.23; dev harness mode kgroups, H100); four groups
+// were no faster (occupancy halves).
 template <class Act, WeightType WT, int NT, int TM, bool Wgmma>
 struct DecodeGemm {
   static constexpr int kBits = WT == WeightType::S8 ? 8 : 4;
@@ -39,9 +46,11 @@ struct DecodeGemm {
   static constexpr int kNPad = NT * 8;
   static constexpr int kR = 2;
   static constexpr int kCW = TM / (16 * kR);
-  static constexpr int kStages = kBits == 8 && TM == 256 && NT == 2 ? 5 : TM == 256 || NT >= 8 ? 6 : 8;
+  static constexpr int kStages =
+      kBits == 8 && TM == 256 && NT == 2 ? 5 : TM == 256 || NT >= 8 || (Wgmma && NT >= 4) ? 6 : 8;
+  static constexpr int kGroups = !Wgmma && NT == 1 && TM == 128 ? 2 : 1;
   static_assert(TM == 128 || TM == 256, "decode tiles are 128 or 256 rows");
-  using L = typename LauncherFor<Wgmma, Act, kBits, kSigned, kZero, NT, kCW, kR, kStages>::type;
+  using L = typename LauncherFor<Wgmma, Act, kBits, kSigned, kZero, NT, kCW, kR, kStages, kGroups>::type;
 
   // The widest bucket also runs any N, in chunks of kNPad tokens (each chunk streams the weight
   // again): it is there for what no stock entry can run, e.g. group size 32 at prefill sizes.

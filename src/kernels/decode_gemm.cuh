@@ -65,11 +65,24 @@ struct Params {
 // Development hook (bench/dev/decode_dev.cu, mode probe): decode_body and produce_stages call
 // Probe::at at the points below; the catalog's kernels use NoProbe, whose calls compile to nothing.
 // kEvictFirst: the weight copies carry the L2 evict-first hint (a probe may turn it off to measure it).
-enum class ProbePoint { kEntry, kReady, kIssued, kLanded, kReleased, kLoopDone, kStored };
+// kSpinWait: barrier waits poll with test_wait instead of the potentially suspending try_wait.
+// kStageCopies: which boxes the producer copies per stage (1 activations, 2 weights, 4 scales and zero
+// points); a probe that drops some measures their cost (its results are then wrong).
+enum class ProbePoint { kEntry, kReady, kClaimed, kIssued, kLanded, kReleased, kLoopDone, kClusterSynced, kStored };
 struct NoProbe {
   static constexpr bool kEvictFirst = true;
+  static constexpr bool kSpinWait = false;
+  static constexpr int kStageCopies = 7;
   static __device__ __forceinline__ void at(ProbePoint, int = 0) {}
 };
+
+template <class Probe>
+__device__ __forceinline__ void wait_phase(uint64_t* bar, uint32_t parity) {
+  if constexpr (Probe::kSpinWait)
+    sm90::mbar_spin_wait(bar, parity);
+  else
+    sm90::mbar_wait(bar, parity);
+}
 
 // The TMA descriptors of one call (kernel parameters, so they live in constant memory).
 struct Maps {
@@ -83,9 +96,10 @@ struct Maps {
 // tiles, STAGES stages. Warps: consumers 0..CW-1, the producer CW, and (kSumWarp) the sum warp CW+1.
 // SumWarp: decode_kernel's uint4 16+ token buckets (else zero points take the ones-MMA); the wgmma
 // kernel (decode_wgmma.cuh) applies zero points to its fragments and has none.
-// KG (development, bench/dev mode kgroups): KG groups of CW consumer warps take turns on the stages
-// (group g consumes stages g, g + KG, ...), so a CTA has KG stages in its consumers at once; the
-// catalog's kernels have one group. The producer is warp CW * KG.
+// KG: KG groups of CW consumer warps take turns on the stages (group g consumes stages g, g + KG, ...),
+// so a CTA has KG stages in its consumers at once (a consumer warp's stage is a chain of dependent
+// loads, conversions and MMAs, ~650 cycles on the H100: bench/NOTES.md). The catalog's 8-token
+// 128-row entries take two groups; the others one. The producer is warp CW * KG.
 template <int Bits, int NT, bool Zero, int CW, int R, int STAGES, bool SumWarp = Zero && NT >= 2, int KG = 1>
 struct Geometry {
   static constexpr bool kSumWarp = SumWarp;
@@ -111,7 +125,11 @@ struct Geometry {
   static constexpr int kXSumBytes = kSumWarp ? STAGES * 2 * kNPad * 4 : 0;
   static constexpr int kBarRegion = (kBarrierSets * STAGES * 8 + kXSumBytes + 127) / 128 * 128;
   static constexpr int kPipeBytes = STAGES * kStageBytes;
-  static constexpr int kRedBytes = kTileM * kNPad * 4;               // partial sums, reusing the stages
+  // The partial sums, reusing the stages: token-major [kNPad][kRedStride] fp32, so the epilogue's reads
+  // (consecutive rows) are conflict-free and its writes of y coalesced; the 4-float pad spreads the
+  // fragment stores (rows r..r+7 of columns c, c+2, c+4, c+6) over all 32 banks.
+  static constexpr int kRedStride = kTileM + 4;
+  static constexpr int kRedBytes = kNPad * kRedStride * 4;
   static constexpr size_t kSmem =
       size_t(kBarRegion) + 1024 + size_t(kPipeBytes > kRedBytes ? kPipeBytes : kRedBytes);   // +1 KB: alignment
   static_assert(kTileM / 16 <= 256 && kWBlockBytes % 16 == 0, "TMA box limits");
@@ -165,20 +183,27 @@ __device__ __forceinline__ void produce_stages(const Maps& maps, const Params& p
   if constexpr (Zero) sm90::prefetch_tensor_map(&maps.z);
   uint64_t policy = 0;
   if constexpr (Probe::kEvictFirst) policy = sm90::l2_evict_first_policy();
+  constexpr int kC = Probe::kStageCopies;
+  constexpr uint32_t kTx = ((kC & 1) ? G::kXBytes : 0) + ((kC & 2) ? G::kWBytes : 0) + ((kC & 4) ? G::kSBytes : 0);
   for (int s = 0; s < nstages; ++s) {
     const int slot = s % STAGES;
     unsigned char* st = pipe + slot * G::kStageBytes;
     const int ks = k0 + s * kStageK;
-    sm90::mbar_wait(&empty[slot], ((s / STAGES) & 1) ^ 1);
-    sm90::mbar_arrive_expect_tx(&full[slot], G::kTxBytes);
-    sm90::tma_load_2d(st, &maps.x, ks, 0, &full[slot]);
-    if constexpr (Probe::kEvictFirst)
-      sm90::tma_load_3d_hint(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot], policy);
-    else
-      sm90::tma_load_3d(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot]);
-    unsigned char* sdst = st + G::kXBytes + G::kWBytes;
-    sm90::tma_load_2d(sdst, &maps.s, mb0 * 16, ks / p.group, &full[slot]);
-    if constexpr (Zero) sm90::tma_load_2d(sdst + 2 * G::kTileM * 2, &maps.z, mb0 * 16, ks / p.group, &full[slot]);
+    wait_phase<Probe>(&empty[slot], ((s / STAGES) & 1) ^ 1);
+    Probe::at(ProbePoint::kClaimed, s);
+    sm90::mbar_arrive_expect_tx(&full[slot], kTx);
+    if constexpr ((kC & 1) != 0) sm90::tma_load_2d(st, &maps.x, ks, 0, &full[slot]);
+    if constexpr ((kC & 2) != 0) {
+      if constexpr (Probe::kEvictFirst)
+        sm90::tma_load_3d_hint(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot], policy);
+      else
+        sm90::tma_load_3d(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot]);
+    }
+    if constexpr ((kC & 4) != 0) {
+      unsigned char* sdst = st + G::kXBytes + G::kWBytes;
+      sm90::tma_load_2d(sdst, &maps.s, mb0 * 16, ks / p.group, &full[slot]);
+      if constexpr (Zero) sm90::tma_load_2d(sdst + 2 * G::kTileM * 2, &maps.z, mb0 * 16, ks / p.group, &full[slot]);
+    }
     Probe::at(ProbePoint::kIssued, s);
   }
 }
@@ -233,45 +258,56 @@ __device__ __forceinline__ void sum_stages(const unsigned char* pipe, float* xsu
   }
 }
 
-// One m16n8 accumulator fragment into the [rows][kNPad] fp32 partial-sum tile: rows 16*row_block +
-// lane/4 (c0, c1) and that + 8 (c2, c3), columns 8t + 2(lane%4) + {0, 1}.
+// One m16n8 accumulator fragment into the token-major partial-sum tile red[column][row] (row stride
+// kRedStride): rows 16*row_block + lane/4 (c0, c1) and that + 8 (c2, c3), columns 8t + 2(lane%4) + {0, 1}.
 // add: add to what is there (consumer groups) instead of storing.
-template <int kNPad>
+template <int kRedStride>
 __device__ __forceinline__ void store_fragment(float* red, int row_block, int t, int lane, float c0, float c1, float c2,
                                                float c3, bool add = false) {
-  float* lo = red + (row_block * 16 + lane / 4) * kNPad + t * 8 + 2 * (lane % 4);
-  float* hi = lo + 8 * kNPad;
+  float* lo = red + (t * 8 + 2 * (lane % 4)) * kRedStride + row_block * 16 + lane / 4;
+  float* hi = lo + 8;
   if (add) {
     lo[0] += c0;
-    lo[1] += c1;
+    lo[kRedStride] += c1;
     hi[0] += c2;
-    hi[1] += c3;
+    hi[kRedStride] += c3;
   } else {
     lo[0] = c0;
-    lo[1] = c1;
+    lo[kRedStride] = c1;
     hi[0] = c2;
-    hi[1] = c3;
+    hi[kRedStride] = c3;
   }
 }
 
 // The split-K epilogue, once every CTA of the cluster has stored its partial sums in `red`
-// ([kTileM][kNPad] fp32): rank q sums rows [q*rows_per_rank, ...) over all ranks in rank order, adds
-// the bias and writes y; the last cluster barrier keeps each CTA's shared memory alive until every
-// rank has read it.
-template <class Act, int kTileM, int kNPad, int kThreads>
+// ([kNPad][kRedStride] fp32, see Geometry): rank q sums rows [q*rows_per_rank, ...) over all ranks in
+// rank order, adds the bias and writes y; the last cluster barrier keeps each CTA's shared memory alive
+// until every rank has read it. A thread loads its element from every rank before adding any, so the
+// remote loads are in flight together rather than one round trip after another (measured on the H100:
+// 10-25% off the small layers' time at 16 tokens; bench/NOTES.md).
+template <class Act, int kTileM, int kRedStride, int kThreads, class Probe = NoProbe>
 __device__ __forceinline__ void reduce_cluster_and_store(float* red, const Params& p, int tid) {
   namespace cg = cooperative_groups;
   cg::cluster_group cluster = cg::this_cluster();
   cluster.sync();
+  Probe::at(ProbePoint::kClusterSynced);
   const int splits = int(cluster.num_blocks());
   const int rank = int(cluster.block_rank());
   const int rows_per_rank = (kTileM + splits - 1) / splits;
   const int row0 = rank * rows_per_rank;
   const int nrows = max(0, min(kTileM, row0 + rows_per_rank) - row0);
+  const float* part[kMaxSplits];
+#pragma unroll
+  for (int r = 0; r < kMaxSplits; ++r) part[r] = cluster.map_shared_rank(red, r < splits ? r : 0);
   for (int i = tid; i < nrows * p.n; i += kThreads) {
     const int rl = row0 + i % nrows, n = i / nrows;
-    float sum = 0.f;
-    for (int r = 0; r < splits; ++r) sum += cluster.map_shared_rank(red, r)[rl * kNPad + n];
+    float v[kMaxSplits];
+#pragma unroll
+    for (int r = 0; r < kMaxSplits; ++r) v[r] = r < splits ? part[r][n * kRedStride + rl] : 0.f;
+    float sum = v[0];
+#pragma unroll
+    for (int r = 1; r < kMaxSplits; ++r)
+      if (r < splits) sum += v[r];
     const int64_t m = int64_t(blockIdx.x) * kTileM + rl;
     if (m < p.m) {
       if (p.bias) sum += ActOps<Act>::to_float(static_cast<const Act*>(p.bias)[m]);
@@ -387,7 +423,7 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
 #pragma unroll 1
     for (int s = kg; s < nstages; s += KG) {
       const int slot = s % STAGES;
-      sm90::mbar_wait(&full[slot], (s / STAGES) & 1);
+      wait_phase<Probe>(&full[slot], (s / STAGES) & 1);
       Probe::at(ProbePoint::kLanded, s);
       const unsigned char* st = pipe + slot * G::kStageBytes;
       const unsigned char* xs = st;   // [kNPad][64] activations, 16-byte chunks swizzled by row % 8
@@ -445,14 +481,14 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
   if constexpr (Pdl) sm90::allow_dependent_launch();
   __syncthreads();   // all stages consumed, so every copy has landed: the stages become `red`
   Probe::at(ProbePoint::kLoopDone);
-  float* red = reinterpret_cast<float*>(pipe);   // [kTileM][kNPad]
+  float* red = reinterpret_cast<float*>(pipe);   // [kNPad][kRedStride]
   if constexpr (KG == 1) {
     if (warp < CW) {
 #pragma unroll
       for (int rr = 0; rr < R; ++rr)
 #pragma unroll
         for (int t = 0; t < NT; ++t)
-          store_fragment<G::kNPad>(red, warp * R + rr, t, lane, acc[rr][t][0], acc[rr][t][1], acc[rr][t][2],
+          store_fragment<G::kRedStride>(red, warp * R + rr, t, lane, acc[rr][t][0], acc[rr][t][1], acc[rr][t][2],
                                    acc[rr][t][3]);
     }
   } else {   // the groups' partial sums of the same rows, added in group order
@@ -462,20 +498,20 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
         for (int rr = 0; rr < R; ++rr)
 #pragma unroll
           for (int t = 0; t < NT; ++t)
-            store_fragment<G::kNPad>(red, cw * R + rr, t, lane, acc[rr][t][0], acc[rr][t][1], acc[rr][t][2],
+            store_fragment<G::kRedStride>(red, cw * R + rr, t, lane, acc[rr][t][0], acc[rr][t][1], acc[rr][t][2],
                                      acc[rr][t][3], g > 0);
       }
       __syncthreads();
     }
   }
-  reduce_cluster_and_store<Act, G::kTileM, G::kNPad, G::kThreads>(red, p, tid);
+  reduce_cluster_and_store<Act, G::kTileM, G::kRedStride, G::kThreads, Probe>(red, p, tid);
   Probe::at(ProbePoint::kStored);
 }
 
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES>
-__global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThreads)
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, int KG = 1>
+__global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, Zero && NT >= 2, KG>::kThreads)
     decode_kernel(const __grid_constant__ Maps maps, const Params p) {
-  decode_body<Act, Bits, Signed, Zero, NT, CW, R, STAGES, false>(maps, p);
+  decode_body<Act, Bits, Signed, Zero, NT, CW, R, STAGES, false, NoProbe, KG>(maps, p);
 }
 
 // Programmatic dependent launch with the trigger at the end of the main loop (dev harness only: an early

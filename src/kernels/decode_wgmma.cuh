@@ -290,10 +290,10 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
     for (int rr = 0; rr < R; ++rr)
 #pragma unroll
       for (int c = 0; c < kD / 4; ++c)
-        store_fragment<G::kNPad>(red, (wgroup * R + rr) * 4 + wq, c, lane, acc[rr][4 * c + 0], acc[rr][4 * c + 1],
+        store_fragment<G::kRedStride>(red, (wgroup * R + rr) * 4 + wq, c, lane, acc[rr][4 * c + 0], acc[rr][4 * c + 1],
                                  acc[rr][4 * c + 2], acc[rr][4 * c + 3]);
   }
-  reduce_cluster_and_store<Act, G::kTileM, G::kNPad, G::kThreads>(red, p, tid);
+  reduce_cluster_and_store<Act, G::kTileM, G::kRedStride, G::kThreads>(red, p, tid);
 }
 
 // decode_gemm.cuh's launcher (maps, splits, cluster launch) with this kernel; its geometry has no sum warp.
