@@ -61,7 +61,7 @@ PY
       # The decode development harness (bench/dev/decode_dev.cu): one compile, then each mode in DEV_MODES.
       nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -Isrc -o /tmp/decode_dev bench/dev/decode_dev.cu \
         > "$OUT/dev_build.log" 2>&1 || { tail -20 "$OUT/dev_build.log"; exit 1; }
-      for mode in ${DEV_MODES:-check probe kgroups}; do
+      for mode in ${DEV_MODES:-check kgroups wgmma}; do
         timeout ${DEV_TIMEOUT:-120} /tmp/decode_dev "$mode" > "$OUT/dev_$mode.txt" 2>&1
         echo "dev $mode rc=$? ($(grep -c 'BAD\|NaN' "$OUT/dev_$mode.txt") bad lines)" | tee -a "$OUT/gpu.txt"
       done

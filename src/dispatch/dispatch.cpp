@@ -56,12 +56,16 @@ double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count) 
     // harness against the bench's CUTLASS picks); for wider N, and for mma.sync at 32 tokens, the stock
     // tiles win, and decode entries only run what they cannot (group size 32). Within the family: the
     // narrowest token bucket; 256-row tiles (8 consumer warps) for large weights, 128-row tiles below.
-    // The size where 256 rows start to win: 8 tokens, 80M elements (128 vs 256 rows at N=16 before the
-    // parallel cluster reduction: 8b.o 13.5/18.8 us, 70b.o (67M) 29.4/31.7, 70b.qkv (84M) 35.6/32.0);
-    // 16 and 32 tokens, 48M since that reduction (N=16: reported case (29M) 12.1/12.4 us, 70b.o
-    // 22.9/20.3; N=32: 8b.o 11.0/13.0, 70b.o 25.4/23.1).
-    const bool preferred = e.tile_n <= 16 || (e.tile_n == 32 && std::string(e.mma) == "wgmma");
-    const bool wide_rows = double(p.m) * double(p.k) >= (e.tile_n >= 16 ? 48.0e6 : 80.0e6);
+    // Where 256 rows start to win (measured at 128 vs 256 rows): 8 tokens, 80M elements (N=16 before
+    // the parallel cluster reduction: 8b.o 13.5/18.8 us, 70b.o (67M) 29.4/31.7, 70b.qkv (84M)
+    // 35.6/32.0). Since that reduction, 16 and 32 tokens: 48M elements, and for the wgmma kernel also at
+    // least 8192 rows (s4 N=16: reported case (29M) 12.1/12.4 us, 70b.o 22.9/20.3, 8b.down (59M, 4096
+    // rows) 17.7/23.4; N=32: 8b.o 11.0/13.0, 70b.o 25.4/23.1, 8b.down 19.5/26.6; int8's mma.sync kernel
+    // at N=16: 8b.down 31.2/26.2).
+    const bool wgmma = std::string(e.mma) == "wgmma";
+    const double elements = double(p.m) * double(p.k);
+    const bool preferred = e.tile_n <= 16 || (e.tile_n == 32 && wgmma);
+    const bool wide_rows = e.tile_n < 16 ? elements >= 80.0e6 : elements >= 48.0e6 && (!wgmma || p.m >= 8192);
     const bool tile_fits = (e.tile_m == 256) == wide_rows;
     return (preferred ? 1.0 : 1.0e6) + (tile_fits ? 0.0 : 0.5) + e.tile_n / 64.0;
   }
