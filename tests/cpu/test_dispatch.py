@@ -75,3 +75,43 @@ def test_forced_kernel_checks():
         info = mixgemm.explain(4096, 16, 4096, weight=other, kernel=k["name"])
         assert info["kernel"] is None and "weights" in info["reason"]
         break
+
+
+def _entry(name):
+    return next(k for k in mixgemm.kernels() if k["name"] == name)
+
+
+def _has(weight, act, family, tile_m, tile_n):
+    return any(k["weight"] == weight and k["act"] == act and k["family"] == family and k["tile_m"] == tile_m
+               and k["tile_n"] == tile_n for k in mixgemm.kernels())
+
+
+@pytest.mark.parametrize("weight", ["s4", "u4", "s8"])
+def test_32_tokens_take_the_wgmma_decode_kernel_else_stock_tiles(weight):
+    """dispatch.cpp: at 17-32 tokens the decode family is preferred only where it issues wgmma (int4,
+    uint4); int8's 32-token decode tile is mma.sync and the stock CUTLASS tiles serve it."""
+    if not (_has(weight, "f16", "decode", 128, 32) and _has(weight, "f16", "cutlass", 128, 32)):
+        pytest.skip("filtered build without the 32-token tiles")
+    chosen = _entry(mixgemm.explain(3584, 32, 8192, group_size=64, weight=weight)["kernel"])
+    if weight == "s8":
+        assert chosen["family"] == "cutlass", chosen["name"]
+    else:
+        assert chosen["family"] == "decode" and chosen["mma"] == "wgmma" and chosen["tile_n"] == 32, chosen["name"]
+
+
+@pytest.mark.parametrize("weight,m,k,n,tile_m", [
+    ("s4", 3584, 8192, 16, 128),     # reported case, 29M elements
+    ("s4", 4096, 14336, 16, 128),    # 8b.down: 59M elements but 4096 rows (wgmma kernel)
+    ("s4", 8192, 8192, 16, 256),     # 70b.o: 67M elements, 8192 rows
+    ("s4", 8192, 8192, 32, 256),
+    ("s4", 8192, 8192, 8, 128),      # 8 tokens: 256 rows from 80M elements
+    ("s4", 57344, 8192, 8, 256),
+    ("s8", 4096, 14336, 16, 256),    # int8's mma.sync kernel: 256 rows from 48M elements
+])
+def test_decode_row_tile_rule(weight, m, k, n, tile_m):
+    """The measured rule in dispatch.cpp for 128- vs 256-row decode tiles (bench/NOTES.md)."""
+    bucket = 8 if n <= 8 else 16 if n <= 16 else 32
+    if not (_has(weight, "f16", "decode", 128, bucket) and _has(weight, "f16", "decode", 256, bucket)):
+        pytest.skip("filtered build without both row tiles")
+    chosen = _entry(mixgemm.explain(m, n, k, group_size=128, weight=weight)["kernel"])
+    assert chosen["family"] == "decode" and chosen["tile_m"] == tile_m, chosen["name"]
