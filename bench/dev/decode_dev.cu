@@ -4,11 +4,13 @@
 //   nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -Isrc -o /tmp/decode_dev bench/dev/decode_dev.cu
 //   /tmp/decode_dev [check|ncu|u4|wgmma|pdl|s8stages]
 // (-gencode, not -arch=sm_90a: CUDA 13.0's nvcc -arch=sm_90a also builds compute_90 PTX, where ptxas rejects wgmma.)
-// Modes: (none) check + speed sweep, check, ncu, u4 (uint4 vs int4 timings), wgmma (the wgmma kernel of
-// decode_wgmma.cuh: every type, then 16/32/64 tokens against mma.sync), pdl (late-trigger programmatic
-// dependent launch), s8stages (int8 256-row stage counts), fixed (small-layer fixed cost: short K, forced
-// splits), tiles (64-row tiles on small layers), ring (stage rate against ring depth), probe
-// (per-CTA timestamps of one launch: where a CTA's time goes), kgroups (consumer groups on alternate stages).
+// Modes: (none) check + speed sweep, check, ncu, u4 (uint4 vs int4 timings), u4kg (uint4 with one or
+// two consumer groups), wgmma (the wgmma kernel of decode_wgmma.cuh: every type, then 16/32/64 tokens
+// against mma.sync), pdl (late-trigger programmatic dependent launch), s8stages (int8 256-row stage
+// counts), fixed (small-layer fixed cost: short K, forced splits), tiles (64-row tiles on small layers),
+// ring (stage rate against ring depth), probe (per-CTA timestamps of one launch: where a CTA's time
+// goes), copies (what a stage's activation and scale copies cost), kgroups (consumer groups on
+// alternate stages).
 // Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
 #include <algorithm>
 #include <cstdio>
@@ -503,6 +505,14 @@ int main(int argc, char** argv) {
       run_kg<__half, 4, true, false, 1, 4, 2, 8, 2, CopiesProbe<2>>("kg2 w", sh, 1, sp, true);
       run_kg<__half, 4, true, false, 1, 4, 2, 8, 2, CopiesProbe<6>>("kg2 w+s", sh, 1, sp, true);
       run_kg<__half, 4, true, false, 1, 4, 2, 8, 4, CopiesProbe<2>>("kg4 w", sh, 1, sp, true);
+    }
+    return 0;
+  }
+  if (only == "u4kg") {   // uint4 at 8 tokens: one consumer group against two (the catalog takes two)
+    for (const Shape& sh : {reported, o8b, qkv8b, o70b}) {
+      run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 nt1 cw4 r2 st8", sh, 1, 0, true);
+      run_kg<__half, 4, false, true, 1, 4, 2, 8, 1>("kg1 u4 nt1 cw4 r2 st8", sh, 1, 0, true);
+      run_kg<__half, 4, false, true, 1, 4, 2, 8, 2>("kg2 u4 nt1 cw4 r2 st8", sh, 1, 0, true);
     }
     return 0;
   }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "catalog_table.inc"   // generated: kEntries, kEntryCount (namespace mixgemm)
+#include "kernels/decode_splits.h"
 
 namespace mixgemm {
 
@@ -44,6 +45,21 @@ std::string validate_problem(const GemmProblem& p) {
 
 namespace {
 
+// A wgmma decode entry's time in units of one 128-row stage. A CTA walks its 64-column stages one
+// after another (~0.5 us each on the H100: bench/NOTES.md), so a layer takes about (waves of CTAs) x
+// (stages per CTA) x (the stage's cost). A 256-row stage costs 1.4 of a 128-row one: the values 1.3-1.5
+// all order the nine bench layers' 128- vs 256-row times as measured at N=16 and 32 (us, same-run
+// candidates at 6fc3650: reported case 11.1/11.4, 8b.qkv 11.8/10.8, 70b.o 21.6/19.3; 8b.down
+// 17.7/23.4 in two runs). CTAs per SM as the launcher gets them: 3 on 128-row tiles, 2 on 256-row.
+double decode_stage_walk(int tile_m, const GemmProblem& p, int sm_count) {
+  const int64_t tiles = (p.m + tile_m - 1) / tile_m;
+  if (tiles <= 0 || p.k < decode::kStageK || sm_count <= 0) return 0.0;
+  const decode::SplitPlan plan = decode::plan_splits(tiles, p.k, sm_count);
+  const int64_t slots = int64_t(sm_count) * (tile_m == 256 ? 2 : 3);
+  const int64_t waves = (tiles * plan.splits + slots - 1) / slots;
+  return double(waves) * double(plan.stages_per_cta) * (tile_m == 256 ? 1.4 : 1.0);
+}
+
 // Cost model for the stock CUTLASS entries: waves of output tiles (stream-K spreads the K loop of
 // the last wave over idle SMs, so wave quantization matters less than padding waste), plus the
 // N padding inside a tile. Small-N problems are memory-bound: any tile reads the weight once, so
@@ -55,17 +71,15 @@ double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count) 
     // its wgmma entries at 32 tokens (reported case 13.3 vs 20.1 us, 70b.down 55.9 vs 66.9, dev
     // harness against the bench's CUTLASS picks); for wider N, and for mma.sync at 32 tokens, the stock
     // tiles win, and decode entries only run what they cannot (group size 32). Within the family: the
-    // narrowest token bucket; 256-row tiles (8 consumer warps) for large weights, 128-row tiles below.
-    // Where 256 rows start to win (measured at 128 vs 256 rows): 8 tokens, 80M elements (N=16 before
-    // the parallel cluster reduction: 8b.o 13.5/18.8 us, 70b.o (67M) 29.4/31.7, 70b.qkv (84M)
-    // 35.6/32.0). Since that reduction, 16 and 32 tokens: 48M elements, and for the wgmma kernel also at
-    // least 8192 rows (s4 N=16: reported case (29M) 12.1/12.4 us, 70b.o 22.9/20.3, 8b.down (59M, 4096
-    // rows) 17.7/23.4; N=32: 8b.o 11.0/13.0, 70b.o 25.4/23.1, 8b.down 19.5/26.6; int8's mma.sync kernel
-    // at N=16: 8b.down 31.2/26.2).
+    // narrowest token bucket, then 128 or 256 rows (8 consumer warps). For the wgmma kernel (16 and 32
+    // tokens) the tile whose CTAs walk fewer stage costs (decode_stage_walk). For mma.sync, by weight size as measured: 8 tokens, 256 rows from 80M
+    // elements (N=16 before the parallel cluster reduction: 8b.o 13.5/18.8 us, 70b.o (67M) 29.4/31.7,
+    // 70b.qkv (84M) 35.6/32.0); int8 at 16 and 32 tokens, from 48M (8b.down N=16: 31.2/26.2 us).
     const bool wgmma = std::string(e.mma) == "wgmma";
     const double elements = double(p.m) * double(p.k);
     const bool preferred = e.tile_n <= 16 || (e.tile_n == 32 && wgmma);
-    const bool wide_rows = e.tile_n < 16 ? elements >= 80.0e6 : elements >= 48.0e6 && (!wgmma || p.m >= 8192);
+    const bool wide_rows = wgmma ? decode_stage_walk(256, p, sm_count) < decode_stage_walk(128, p, sm_count)
+                                 : elements >= (e.tile_n < 16 ? 80.0e6 : 48.0e6);
     const bool tile_fits = (e.tile_m == 256) == wide_rows;
     return (preferred ? 1.0 : 1.0e6) + (tile_fits ? 0.0 : 0.5) + e.tile_n / 64.0;
   }

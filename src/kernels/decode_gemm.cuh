@@ -40,15 +40,14 @@
 
 #include "catalog/entry.h"
 #include "kernels/decode_convert.cuh"
+#include "kernels/decode_splits.h"
 #include "kernels/sm90_async.cuh"
 #include "kernels/tensor_map.h"
 
 namespace mixgemm {
 namespace decode {
 
-constexpr int kMaxSplits = 8;   // portable cluster size
 constexpr int kMaxDevices = 64;
-constexpr int kStageK = 64;     // K columns per pipeline stage (K is a multiple of 64)
 constexpr int kStageBlocks = kStageK / 16;
 
 struct Params {
@@ -522,19 +521,6 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThre
   decode_body<Act, Bits, Signed, Zero, NT, CW, R, STAGES, true>(maps, p);
 }
 
-// Split count (cluster size along K). Every split adds a cluster-wide reduction and a wait for the
-// slowest CTA of the cluster, so do not split when the row tiles alone give every SM a CTA; else
-// split until there are about 1.5 CTAs per SM (measured on the H100: 70b.gate_up N=16, 224 tiles,
-// 96 us unsplit vs 107-178 us split 3-8 ways; 70b.down, 32 tiles, best at 6-7 splits).
-inline int choose_splits(int64_t tiles, int64_t k, int sm_count) {
-  const int64_t kst = k / kStageK;
-  if (tiles >= sm_count) return 1;
-  int64_t s = (3 * int64_t(sm_count) + 2 * tiles - 1) / (2 * tiles);
-  s = std::min<int64_t>(s, kMaxSplits);
-  while (s > 1 && kst / s < 2) --s;
-  return int(std::max<int64_t>(s, 1));
-}
-
 // Kernel: any kernel of this geometry and parameters (the wgmma kernel, the dev harness's variants);
 // Pdl: launch with programmatic stream serialization (for a kernel that waits for its predecessor
 // itself); SumWarp, KG: as the kernel's Geometry.
@@ -598,11 +584,9 @@ struct Launcher {
     Params prm = base;
     const int64_t tiles = (prm.m + G::kTileM - 1) / G::kTileM;
     ctas_per_sm(device);   // sets the shared-memory attribute once per device
-    if (splits <= 0) splits = choose_splits(tiles, prm.k, sm_count);
-    const int64_t kst = prm.k / kStageK;
-    const int64_t chunk = (kst + splits - 1) / splits;
-    prm.k_chunk = int(chunk * kStageK);
-    splits = int((kst + chunk - 1) / chunk);
+    const SplitPlan plan = plan_splits(tiles, prm.k, sm_count, splits);
+    prm.k_chunk = int(plan.stages_per_cta * kStageK);
+    splits = plan.splits;
     const Maps maps = make_maps(prm);
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = dim3(unsigned(tiles), unsigned(splits), 1);

@@ -100,16 +100,23 @@ def test_32_tokens_take_the_wgmma_decode_kernel_else_stock_tiles(weight):
 
 
 @pytest.mark.parametrize("weight,m,k,n,tile_m", [
-    ("s4", 3584, 8192, 16, 128),     # reported case, 29M elements
-    ("s4", 4096, 14336, 16, 128),    # 8b.down: 59M elements but 4096 rows (wgmma kernel)
-    ("s4", 8192, 8192, 16, 256),     # 70b.o: 67M elements, 8192 rows
+    # the wgmma kernel (16 and 32 tokens): fewer stage costs walked per CTA, as measured (same-run
+    # candidates, bench/results/h100-sxm-candidates-6fc3650.jsonl, and bench/NOTES.md)
+    ("s4", 3584, 8192, 16, 128),     # reported case: 11.1 vs 11.4 us
+    ("s4", 4096, 4096, 32, 128),     # 8b.o: 10.0 vs 12.0
+    ("s4", 6144, 4096, 16, 256),     # 8b.qkv: 11.8 vs 10.8
+    ("u4", 6144, 4096, 32, 256),     # 8b.qkv (the int4 times): 13.4 vs 12.4
+    ("s4", 4096, 14336, 16, 128),    # 8b.down: 17.7 vs 23.4 (two bench runs)
+    ("s4", 8192, 8192, 16, 256),     # 70b.o: 21.6 vs 19.3
     ("s4", 8192, 8192, 32, 256),
+    ("s4", 57344, 8192, 16, 256),    # 70b.gate_up: 118 vs 97 (dev harness)
+    # mma.sync by weight size
     ("s4", 8192, 8192, 8, 128),      # 8 tokens: 256 rows from 80M elements
     ("s4", 57344, 8192, 8, 256),
     ("s8", 4096, 14336, 16, 256),    # int8's mma.sync kernel: 256 rows from 48M elements
 ])
 def test_decode_row_tile_rule(weight, m, k, n, tile_m):
-    """The measured rule in dispatch.cpp for 128- vs 256-row decode tiles (bench/NOTES.md)."""
+    """dispatch.cpp's choice of 128- or 256-row decode tiles on the measured layers."""
     bucket = 8 if n <= 8 else 16 if n <= 16 else 32
     if not (_has(weight, "f16", "decode", 128, bucket) and _has(weight, "f16", "decode", 256, bucket)):
         pytest.skip("filtered build without both row tiles")
