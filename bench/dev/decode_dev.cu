@@ -9,8 +9,7 @@
 // against mma.sync), pdl (late-trigger programmatic dependent launch), s8stages (int8 256-row stage
 // counts), fixed (small-layer fixed cost: short K, forced splits), tiles (64-row tiles on small layers),
 // ring (stage rate against ring depth), probe (per-CTA timestamps of one launch: where a CTA's time
-// goes), copies (what a stage's activation and scale copies cost), kgroups (consumer groups on
-// alternate stages).
+// goes), kgroups (consumer groups on alternate stages).
 // Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
 #include <algorithm>
 #include <cstdio>
@@ -135,13 +134,6 @@ struct ClockProbe : NoProbe {
 struct ClockProbeNoHint : ClockProbe {
   static constexpr bool kEvictFirst = false;
 };
-// The same stamps with polling barrier waits (test_wait) instead of try_wait; and the same without stamps.
-struct ClockProbeSpin : ClockProbe {
-  static constexpr bool kSpinWait = true;
-};
-struct SpinNoProbe : NoProbe {
-  static constexpr bool kSpinWait = true;
-};
 
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, class Probe>
 __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThreads)
@@ -149,18 +141,6 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThre
   decode_body<Act, Bits, Signed, Zero, NT, CW, R, STAGES, false, Probe>(maps, p);
 }
 
-// KG groups of consumer warps taking turns on the stages (Geometry's KG; mode kgroups).
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, int KG, class Probe = NoProbe>
-__global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, Zero && NT >= 2, KG>::kThreads)
-    decode_kernel_kg(const __grid_constant__ Maps maps, const Params p) {
-  decode_body<Act, Bits, Signed, Zero, NT, CW, R, STAGES, false, Probe, KG>(maps, p);
-}
-
-// Mode copies: the producer copies only some of a stage's boxes (results wrong, timing only).
-template <int C>
-struct CopiesProbe : NoProbe {
-  static constexpr int kStageCopies = C;
-};
 
 // Medians over CTAs of the intervals between probe points, in SM cycles (and globaltimer spans in us);
 // then CTA 0's stages one by one, relative to its `ready` stamp.
@@ -369,21 +349,22 @@ void run_pdl(const char* label, const Shape& sh, int N, int splits_req, bool tim
   run_with<L, Act, Bits, Signed, Zero>(label, sh, N, splits_req, time_it);
 }
 
-// The same configuration, timed, then one probed launch (mode probe); then both again with the
-// variant Alt (a ClockProbe with one knob changed, e.g. polling waits), timed and probed.
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, class Alt = ClockProbeSpin>
-void run_probe(const char* label, const Shape& sh, int N, int splits_req, const char* alt_label = "  (polling waits)") {
+// The same configuration, timed, then one probed launch (mode probe); then both again with the weights'
+// evict-first hint off (timed and probed with the hint-free kernel).
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST>
+void run_probe(const char* label, const Shape& sh, int N, int splits_req) {
   using PL = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST,
                       &decode_kernel_probe<Act, Bits, Signed, Zero, NT, CW, R, ST, ClockProbe>>;
   run_with<Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST>, Act, Bits, Signed, Zero, PL>(label, sh, N, splits_req, true);
-  using NL = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, &decode_kernel_probe<Act, Bits, Signed, Zero, NT, CW, R, ST, Alt>>;
-  run_with<NL, Act, Bits, Signed, Zero, NL>(alt_label, sh, N, splits_req, true);
+  using NL = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST,
+                      &decode_kernel_probe<Act, Bits, Signed, Zero, NT, CW, R, ST, ClockProbeNoHint>>;
+  run_with<NL, Act, Bits, Signed, Zero, NL>("  (no evict-first hint)", sh, N, splits_req, true);
 }
 
-// decode_kernel with KG consumer groups (and a development Probe).
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, int KG, class Probe = NoProbe>
+// decode_kernel with KG consumer groups (the catalog's kernel takes KG).
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, int KG>
 void run_kg(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
-  using L = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, &decode_kernel_kg<Act, Bits, Signed, Zero, NT, CW, R, ST, KG, Probe>,
+  using L = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, &decode_kernel<Act, Bits, Signed, Zero, NT, CW, R, ST, KG>,
                      false, Zero && NT >= 2, KG>;
   run_with<L, Act, Bits, Signed, Zero>(label, sh, N, splits_req, time_it);
 }
@@ -492,20 +473,6 @@ int main(int argc, char** argv) {
     run_probe<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", reported, 1, 0);
     run_probe<__half, 4, true, false, 2, 4, 2, 8>("s4 nt2 cw4 r2 st8", reported, 16, 0);
     run_probe<__half, 4, true, false, 1, 8, 2, 6>("s4 nt1 cw8 r2 st6", gate_up, 1, 0);
-    return 0;
-  }
-  if (only == "copies") {   // what the per-stage activation and scale boxes cost (timing only: w-only is wrong)
-    const Shape one{"128x4096", 128, 4096, 64};
-    for (const Shape& sh : {one, reported, o8b, o70b}) {
-      const int sp = sh.m == 128 ? 1 : 0;
-      run_kg<__half, 4, true, false, 1, 4, 2, 8, 1>("kg1 x+w+s", sh, 1, sp, true);
-      run_kg<__half, 4, true, false, 1, 4, 2, 8, 1, CopiesProbe<2>>("kg1 w", sh, 1, sp, true);
-      run_kg<__half, 4, true, false, 1, 4, 2, 8, 1, CopiesProbe<6>>("kg1 w+s", sh, 1, sp, true);
-      run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 x+w+s", sh, 1, sp, true);
-      run_kg<__half, 4, true, false, 1, 4, 2, 8, 2, CopiesProbe<2>>("kg2 w", sh, 1, sp, true);
-      run_kg<__half, 4, true, false, 1, 4, 2, 8, 2, CopiesProbe<6>>("kg2 w+s", sh, 1, sp, true);
-      run_kg<__half, 4, true, false, 1, 4, 2, 8, 4, CopiesProbe<2>>("kg4 w", sh, 1, sp, true);
-    }
     return 0;
   }
   if (only == "u4kg") {   // uint4 at 8 tokens: one consumer group against two (the catalog takes two)

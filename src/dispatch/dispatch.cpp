@@ -72,9 +72,10 @@ double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count) 
     // harness against the bench's CUTLASS picks); for wider N, and for mma.sync at 32 tokens, the stock
     // tiles win, and decode entries only run what they cannot (group size 32). Within the family: the
     // narrowest token bucket, then 128 or 256 rows (8 consumer warps). For the wgmma kernel (16 and 32
-    // tokens) the tile whose CTAs walk fewer stage costs (decode_stage_walk). For mma.sync, by weight size as measured: 8 tokens, 256 rows from 80M
-    // elements (N=16 before the parallel cluster reduction: 8b.o 13.5/18.8 us, 70b.o (67M) 29.4/31.7,
-    // 70b.qkv (84M) 35.6/32.0); int8 at 16 and 32 tokens, from 48M (8b.down N=16: 31.2/26.2 us).
+    // tokens) the tile whose CTAs walk fewer stage costs (decode_stage_walk). For mma.sync, by weight
+    // size as measured: 8 tokens, 256 rows from 80M elements (N=16 before the parallel cluster
+    // reduction: 8b.o 13.5/18.8 us, 70b.o (67M) 29.4/31.7, 70b.qkv (84M) 35.6/32.0); int8 at 16 and 32
+    // tokens, from 48M (8b.down N=16: 31.2/26.2 us).
     const bool wgmma = std::string(e.mma) == "wgmma";
     const double elements = double(p.m) * double(p.k);
     const bool preferred = e.tile_n <= 16 || (e.tile_n == 32 && wgmma);

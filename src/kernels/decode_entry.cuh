@@ -23,6 +23,7 @@ struct LauncherFor {
 };
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, int KG>
 struct LauncherFor<true, Act, Bits, Signed, Zero, NT, CW, R, STAGES, KG> {
+  static_assert(KG == 1, "the wgmma kernel has one consumer group");
   using type = wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES, /*PerBlock=*/CW == 8>;
 };
 

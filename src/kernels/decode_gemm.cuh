@@ -22,8 +22,8 @@
 //    block against an all-ones A. (Measured on the H100, uint4: the sum warp is 5-8% faster at N=16
 //    and 2-7% slower at N=1 than the ones-MMA; bench/NOTES.md.) Group sizes that are multiples of 32
 //    work (including 32); no scale is rounded into a 16-bit weight.
-//    (The wgmma kernel of the 16-token bucket, decode_wgmma.cuh, reuses this pipeline but applies the
-//    scales to the weight fragments in 16-bit arithmetic instead.)
+//    (The wgmma kernel of the 16- and 32-token buckets of 4-bit weights, decode_wgmma.cuh, reuses this
+//    pipeline but applies the scales to the weight fragments in 16-bit arithmetic instead.)
 //  - Split-K over a thread-block cluster along gridDim.y, reduced through distributed shared memory:
 //    every SM streams weights even when M is small, with no workspace, no atomics, no extra kernel,
 //    a deterministic sum order, and nothing a relaunch or graph replay could find in a stale state.
@@ -64,24 +64,11 @@ struct Params {
 // Development hook (bench/dev/decode_dev.cu, mode probe): decode_body and produce_stages call
 // Probe::at at the points below; the catalog's kernels use NoProbe, whose calls compile to nothing.
 // kEvictFirst: the weight copies carry the L2 evict-first hint (a probe may turn it off to measure it).
-// kSpinWait: barrier waits poll with test_wait instead of the potentially suspending try_wait.
-// kStageCopies: which boxes the producer copies per stage (1 activations, 2 weights, 4 scales and zero
-// points); a probe that drops some measures their cost (its results are then wrong).
 enum class ProbePoint { kEntry, kReady, kClaimed, kIssued, kLanded, kReleased, kLoopDone, kClusterSynced, kStored };
 struct NoProbe {
   static constexpr bool kEvictFirst = true;
-  static constexpr bool kSpinWait = false;
-  static constexpr int kStageCopies = 7;
   static __device__ __forceinline__ void at(ProbePoint, int = 0) {}
 };
-
-template <class Probe>
-__device__ __forceinline__ void wait_phase(uint64_t* bar, uint32_t parity) {
-  if constexpr (Probe::kSpinWait)
-    sm90::mbar_spin_wait(bar, parity);
-  else
-    sm90::mbar_wait(bar, parity);
-}
 
 // The TMA descriptors of one call (kernel parameters, so they live in constant memory).
 struct Maps {
@@ -182,27 +169,21 @@ __device__ __forceinline__ void produce_stages(const Maps& maps, const Params& p
   if constexpr (Zero) sm90::prefetch_tensor_map(&maps.z);
   uint64_t policy = 0;
   if constexpr (Probe::kEvictFirst) policy = sm90::l2_evict_first_policy();
-  constexpr int kC = Probe::kStageCopies;
-  constexpr uint32_t kTx = ((kC & 1) ? G::kXBytes : 0) + ((kC & 2) ? G::kWBytes : 0) + ((kC & 4) ? G::kSBytes : 0);
   for (int s = 0; s < nstages; ++s) {
     const int slot = s % STAGES;
     unsigned char* st = pipe + slot * G::kStageBytes;
     const int ks = k0 + s * kStageK;
-    wait_phase<Probe>(&empty[slot], ((s / STAGES) & 1) ^ 1);
+    sm90::mbar_wait(&empty[slot], ((s / STAGES) & 1) ^ 1);
     Probe::at(ProbePoint::kClaimed, s);
-    sm90::mbar_arrive_expect_tx(&full[slot], kTx);
-    if constexpr ((kC & 1) != 0) sm90::tma_load_2d(st, &maps.x, ks, 0, &full[slot]);
-    if constexpr ((kC & 2) != 0) {
-      if constexpr (Probe::kEvictFirst)
-        sm90::tma_load_3d_hint(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot], policy);
-      else
-        sm90::tma_load_3d(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot]);
-    }
-    if constexpr ((kC & 4) != 0) {
-      unsigned char* sdst = st + G::kXBytes + G::kWBytes;
-      sm90::tma_load_2d(sdst, &maps.s, mb0 * 16, ks / p.group, &full[slot]);
-      if constexpr (Zero) sm90::tma_load_2d(sdst + 2 * G::kTileM * 2, &maps.z, mb0 * 16, ks / p.group, &full[slot]);
-    }
+    sm90::mbar_arrive_expect_tx(&full[slot], G::kTxBytes);
+    sm90::tma_load_2d(st, &maps.x, ks, 0, &full[slot]);
+    if constexpr (Probe::kEvictFirst)
+      sm90::tma_load_3d_hint(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot], policy);
+    else
+      sm90::tma_load_3d(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot]);
+    unsigned char* sdst = st + G::kXBytes + G::kWBytes;
+    sm90::tma_load_2d(sdst, &maps.s, mb0 * 16, ks / p.group, &full[slot]);
+    if constexpr (Zero) sm90::tma_load_2d(sdst + 2 * G::kTileM * 2, &maps.z, mb0 * 16, ks / p.group, &full[slot]);
     Probe::at(ProbePoint::kIssued, s);
   }
 }
@@ -422,7 +403,7 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
 #pragma unroll 1
     for (int s = kg; s < nstages; s += KG) {
       const int slot = s % STAGES;
-      wait_phase<Probe>(&full[slot], (s / STAGES) & 1);
+      sm90::mbar_wait(&full[slot], (s / STAGES) & 1);
       Probe::at(ProbePoint::kLanded, s);
       const unsigned char* st = pipe + slot * G::kStageBytes;
       const unsigned char* xs = st;   // [kNPad][64] activations, 16-byte chunks swizzled by row % 8
@@ -481,27 +462,17 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
   __syncthreads();   // all stages consumed, so every copy has landed: the stages become `red`
   Probe::at(ProbePoint::kLoopDone);
   float* red = reinterpret_cast<float*>(pipe);   // [kNPad][kRedStride]
-  if constexpr (KG == 1) {
-    if (warp < CW) {
+  // Each group's partial sums of the same rows, added in group order.
+  for (int g = 0; g < KG; ++g) {
+    if (warp < CW * KG && kg == g) {
 #pragma unroll
       for (int rr = 0; rr < R; ++rr)
 #pragma unroll
         for (int t = 0; t < NT; ++t)
-          store_fragment<G::kRedStride>(red, warp * R + rr, t, lane, acc[rr][t][0], acc[rr][t][1], acc[rr][t][2],
-                                   acc[rr][t][3]);
+          store_fragment<G::kRedStride>(red, cw * R + rr, t, lane, acc[rr][t][0], acc[rr][t][1], acc[rr][t][2],
+                                        acc[rr][t][3], g > 0);
     }
-  } else {   // the groups' partial sums of the same rows, added in group order
-    for (int g = 0; g < KG; ++g) {
-      if (warp < CW * KG && kg == g) {
-#pragma unroll
-        for (int rr = 0; rr < R; ++rr)
-#pragma unroll
-          for (int t = 0; t < NT; ++t)
-            store_fragment<G::kRedStride>(red, cw * R + rr, t, lane, acc[rr][t][0], acc[rr][t][1], acc[rr][t][2],
-                                     acc[rr][t][3], g > 0);
-      }
-      __syncthreads();
-    }
+    if (KG > 1) __syncthreads();
   }
   reduce_cluster_and_store<Act, G::kTileM, G::kRedStride, G::kThreads, Probe>(red, p, tid);
   Probe::at(ProbePoint::kStored);

@@ -49,19 +49,6 @@ __device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
   }
 }
 
-// The same wait by polling mbarrier.test_wait, which never suspends the thread (development: is
-// try_wait's wake-up part of the per-stage latency?).
-__device__ __forceinline__ void mbar_spin_wait(uint64_t* bar, uint32_t parity) {
-  uint32_t done = 0;
-  while (!done) {
-    asm volatile(
-        "{\n .reg .pred p;\n mbarrier.test_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}\n"
-        : "=r"(done)
-        : "r"(smem_addr(bar)), "r"(parity)
-        : "memory");
-  }
-}
-
 // An L2 policy for data read exactly once (streamed weights): evict it first, so that the
 // activations and scales every CTA re-reads stay in L2.
 __device__ __forceinline__ uint64_t l2_evict_first_policy() {
