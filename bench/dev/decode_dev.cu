@@ -9,7 +9,10 @@
 // against mma.sync), pdl (late-trigger programmatic dependent launch), s8stages (int8 256-row stage
 // counts), fixed (small-layer fixed cost: short K, forced splits), tiles (64-row tiles on small layers),
 // ring (stage rate against ring depth), probe (per-CTA timestamps of one launch: where a CTA's time
-// goes), kgroups (consumer groups on alternate stages).
+// goes), kgroups (consumer groups on alternate stages), n64 (the wgmma kernel at 64 tokens: row tile,
+// warpgroups, pipeline, stages and splits on the nine bench layers), wprobe (mode probe's timestamps in
+// the wgmma kernel), floor (empty kernels in a graph), fixedg (short K, graph-timed). DEV_GRAPH=1 times
+// every mode's launches as CUDA-graph replays.
 // Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
 #include <algorithm>
 #include <cstdio>
@@ -278,21 +281,44 @@ void run_with(const char* label, const Shape& sh, int N, int splits_req, bool ti
     CK(cudaEventCreate(&e1));
     std::vector<float> t;
     const int iters = 40;
-    for (int rep = 0; rep < 7; ++rep) {
-      CK(cudaEventRecord(e0));
+    // DEV_GRAPH=1: the launches of a repetition are captured into one CUDA graph and replayed, as the
+    // bench times them (no host launch cost between kernels); else launched back to back.
+    const bool graph = std::getenv("DEV_GRAPH") != nullptr;
+    cudaStream_t st = nullptr;
+    if (graph) CK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+    auto launches = [&](int rep) {
       for (int i = 0; i < iters; ++i) {
         const int c = (rep * iters + i) % copies;
         p.w = w[c];
         p.scales = s[c];
         p.zeros = z[c];
-        L::launch(p, dev, sms, 0, splits_req);
+        L::launch(p, dev, sms, st, splits_req);
       }
-      CK(cudaEventRecord(e1));
+    };
+    for (int rep = 0; rep < 7; ++rep) {
+      cudaGraphExec_t exec = nullptr;
+      if (graph) {
+        cudaGraph_t g;
+        CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+        launches(rep);
+        CK(cudaStreamEndCapture(st, &g));
+        CK(cudaGraphInstantiate(&exec, g, 0));
+        CK(cudaGraphDestroy(g));
+        CK(cudaGraphLaunch(exec, st));   // warm-up replay
+      }
+      CK(cudaEventRecord(e0, st));
+      if (graph)
+        CK(cudaGraphLaunch(exec, st));
+      else
+        launches(rep);
+      CK(cudaEventRecord(e1, st));
       CK(cudaEventSynchronize(e1));
+      if (exec) CK(cudaGraphExecDestroy(exec));
       float ms;
       CK(cudaEventElapsedTime(&ms, e0, e1));
       t.push_back(ms * 1000.f / iters);
     }
+    if (st) CK(cudaStreamDestroy(st));
     std::sort(t.begin(), t.end());
     us = t[t.size() / 2];
   }
@@ -369,11 +395,66 @@ void run_kg(const char* label, const Shape& sh, int N, int splits_req, bool time
   run_with<L, Act, Bits, Signed, Zero>(label, sh, N, splits_req, time_it);
 }
 
+// The wgmma kernel timed, then one probed launch (mode wprobe).
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, bool PerBlock>
+void run_wgmma_probe(const char* label, const Shape& sh, int N, int splits_req) {
+  using PL = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST,
+                      &wg::decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock, ClockProbe>,
+                      /*Pdl=*/false, /*SumWarp=*/false>;
+  run_with<wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>, Act, Bits, Signed, Zero, PL>(
+      label, sh, N, splits_req, true);
+}
+
 // The wgmma kernel (decode_wgmma.cuh); PerBlock: its per-K-block pipeline (labels "wb", else "ws").
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, bool PerBlock>
 void run_wgmma(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
   run_with<wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>, Act, Bits, Signed, Zero>(label, sh, N,
                                                                                                     splits_req, time_it);
+}
+
+// Mode floor: what a CUDA-graph replay of empty kernels costs per kernel (224 CTAs of 160 threads, with
+// and without 8-CTA clusters), the floor under every small layer's time.
+__global__ void empty_kernel(int* sink) {
+  if (sink && threadIdx.x == 0 && blockIdx.x == 0 && blockIdx.y == 1 << 20) *sink = 1;
+}
+void run_floor() {
+  cudaStream_t st;
+  CK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+  for (int cluster : {1, 8}) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(28, 8, 1);
+    cfg.blockDim = dim3(160, 1, 1);
+    cfg.stream = st;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = 1;
+    attr[0].val.clusterDim.y = unsigned(cluster);
+    attr[0].val.clusterDim.z = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    cudaGraph_t g;
+    cudaGraphExec_t exec;
+    CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+    for (int i = 0; i < 40; ++i) CK(cudaLaunchKernelEx(&cfg, empty_kernel, (int*)nullptr));
+    CK(cudaStreamEndCapture(st, &g));
+    CK(cudaGraphInstantiate(&exec, g, 0));
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    std::vector<float> t;
+    for (int rep = 0; rep < 8; ++rep) {
+      CK(cudaEventRecord(e0, st));
+      CK(cudaGraphLaunch(exec, st));
+      CK(cudaEventRecord(e1, st));
+      CK(cudaEventSynchronize(e1));
+      float ms;
+      CK(cudaEventElapsedTime(&ms, e0, e1));
+      t.push_back(ms * 1000.f / 40);
+    }
+    std::sort(t.begin(), t.end());
+    std::printf("empty kernel, 224 CTAs, cluster 1x%d: %.2f us per kernel in a graph (median of 8 replays)\n", cluster,
+                t[t.size() / 2]);
+  }
 }
 
 int main(int argc, char** argv) {
@@ -421,6 +502,25 @@ int main(int argc, char** argv) {
       run_wgmma<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", sh, 32, 0, true);
       run_wgmma<__half, 4, true, false, 4, 8, 2, 6, true>("wb s4 nt4 cw8 r2 st6", sh, 32, 0, true);
       run_wgmma<__half, 4, true, false, 8, 4, 1, 6, true>("wb s4 nt8 cw4 r1 st6", sh, 64, 0, true);
+    }
+    return 0;
+  }
+  if (only == "n64") {   // 64 tokens on the wgmma kernel: row tile, warpgroups, pipeline, stages, splits
+    const Shape gu8{"8b.gate_up", 28672, 4096, 128}, down8{"8b.down", 4096, 14336, 128};
+    run_wgmma<__half, 4, true, false, 8, 8, 2, 6, true>("wb s4 f16 nt8 cw8 r2 st6", g128, 61, 3, false);
+    run_wgmma<__half, 4, false, true, 8, 8, 1, 8, false>("ws u4 f16 nt8 cw8 r1 st8", g128, 64, 2, false);
+    for (const Shape& sh : {reported, o8b, qkv8b, down8, gu8, qkv70b, o70b, down, gate_up}) {
+      run_wgmma<__half, 4, true, false, 8, 8, 2, 4, true>("wb s4 nt8 cw8 r2 st4", sh, 64, 0, true);
+      run_wgmma<__half, 4, true, false, 8, 8, 2, 8, true>("wb s4 nt8 cw8 r2 st8", sh, 64, 0, true);
+      run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64, 0, true);
+      run_wgmma<__half, 4, true, false, 8, 8, 1, 8, true>("wb s4 nt8 cw8 r1 st8", sh, 64, 0, true);
+      run_wgmma<__half, 4, true, false, 8, 4, 2, 6, true>("wb s4 nt8 cw4 r2 st6", sh, 64, 0, true);
+      if (double(sh.m) * sh.k < 80e6) {   // small layers: more splits than the rule gives
+        run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64, 8, true);
+        run_wgmma<__half, 4, true, false, 8, 8, 2, 4, true>("wb s4 nt8 cw8 r2 st4", sh, 64, 8, true);
+      } else {
+        run_wgmma<__half, 4, true, false, 8, 8, 2, 8, true>("wb s4 nt8 cw8 r2 st8", sh, 64, 2, true);
+      }
     }
     return 0;
   }
@@ -473,6 +573,28 @@ int main(int argc, char** argv) {
     run_probe<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", reported, 1, 0);
     run_probe<__half, 4, true, false, 2, 4, 2, 8>("s4 nt2 cw4 r2 st8", reported, 16, 0);
     run_probe<__half, 4, true, false, 1, 8, 2, 6>("s4 nt1 cw8 r2 st6", gate_up, 1, 0);
+    return 0;
+  }
+  if (only == "floor") {
+    run_floor();
+    return 0;
+  }
+  if (only == "fixedg") {   // mode fixed's short-K shapes and forced splits, timed as CUDA graphs (set DEV_GRAPH=1)
+    static const Shape ks[] = {{"3584x64", 3584, 64, 64},   {"3584x512", 3584, 512, 64},
+                               {"3584x1024", 3584, 1024, 64}, {"3584x2048", 3584, 2048, 64},
+                               {"3584x4096", 3584, 4096, 64}, {"3584x8192", 3584, 8192, 64}};
+    for (const Shape& sh : ks) run_wgmma<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", sh, 16, 8, true);
+    for (const Shape& sh : ks) run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 nt1 cw4 r2 st8", sh, 1, 8, true);
+    return 0;
+  }
+  if (only == "wprobe") {   // where a wgmma-kernel CTA's time goes (the catalog's 16/32-token configurations)
+    const Shape one{"128x4096", 128, 4096, 64};
+    run_wgmma_probe<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", one, 16, 1);
+    run_wgmma_probe<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", reported, 16, 0);
+    run_wgmma_probe<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", o8b, 16, 0);
+    run_wgmma_probe<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", reported, 32, 0);
+    run_wgmma_probe<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", o70b, 16, 0);
+    run_wgmma_probe<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", gate_up, 16, 0);
     return 0;
   }
   if (only == "u4kg") {   // uint4 at 8 tokens: one consumer group against two (the catalog takes two)

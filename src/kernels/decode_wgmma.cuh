@@ -143,10 +143,13 @@ template <class Act> __device__ __forceinline__ uint32_t splat(const Act* v) {
   return u | (u << 16);
 }
 
-// PerBlock: pipeline one K block at a time (else one stage at a time).
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool PerBlock>
+// PerBlock: pipeline one K block at a time (else one stage at a time). Probe: decode_gemm.cuh's
+// timestamp hook (the dev harness's mode wprobe); NoProbe compiles to nothing.
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool PerBlock,
+          class Probe = NoProbe>
 __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>::kThreads)
     decode_wgmma_kernel(const __grid_constant__ Maps maps, const Params p) {
+  Probe::at(ProbePoint::kEntry);
   using G = Geometry<Bits, NT, Zero, CW, R, STAGES, /*SumWarp=*/false>;
   constexpr int kN = G::kNPad;
   constexpr int kD = kN / 2;
@@ -163,6 +166,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
 
   init_barriers<G>(full, tid);
   __syncthreads();
+  Probe::at(ProbePoint::kReady);
 
   const int wgroup = warp / 4, wq = warp % 4;
   float acc[R][kD];
@@ -175,7 +179,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
   // warpgroup takes the same side (else it serialises the wgmmas: ptxas C7520).
   const int warpgroup_idx = __shfl_sync(0xffffffffu, tid / 128, 0);
   if (warpgroup_idx == CW / 4) {
-    if (warp == CW && lane == 0) produce_stages<G, Zero, STAGES>(maps, p, pipe, full, empty, k0, nstages, mb0);
+    if (warp == CW && lane == 0) produce_stages<G, Zero, STAGES, Probe>(maps, p, pipe, full, empty, k0, nstages, mb0);
   } else {
     const bool g32 = p.group == 32;
     auto stage_ptr = [&](int s) { return pipe + (s % STAGES) * G::kStageBytes; };
@@ -218,6 +222,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
     auto release = [&](int s) {
       __syncwarp();
       if (lane == 0) sm90::mbar_arrive(&empty[s % STAGES]);
+      Probe::at(ProbePoint::kReleased, s);
     };
     uint32_t sc[R][2][2], zc[R][2][2];
     if constexpr (PerBlock) {
@@ -229,6 +234,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
 #pragma unroll 2
       for (int s = 0; s < nstages; ++s) {
         sm90::mbar_wait(&full[s % STAGES], (s / STAGES) & 1);
+        Probe::at(ProbePoint::kLanded, s);
         load_scales(s, sc, zc);
         const uint64_t desc = desc_kmajor_sw128(sm90::smem_addr(stage_ptr(s)));
 #pragma unroll
@@ -248,6 +254,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
       // Wait for stage s, then convert and scale all of this warp's fragments of it.
       auto convert_stage = [&](int s, uint32_t (&f)[kStageBlocks][R][4]) {
         sm90::mbar_wait(&full[s % STAGES], (s / STAGES) & 1);
+        Probe::at(ProbePoint::kLanded, s);
         load_scales(s, sc, zc);
 #pragma unroll
         for (int kb = 0; kb < kStageBlocks; ++kb)
@@ -284,6 +291,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
   }
 
   __syncthreads();
+  Probe::at(ProbePoint::kLoopDone);
   float* red = reinterpret_cast<float*>(pipe);
   if (warp < CW) {
 #pragma unroll
@@ -293,7 +301,8 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
         store_fragment<G::kRedStride>(red, (wgroup * R + rr) * 4 + wq, c, lane, acc[rr][4 * c + 0], acc[rr][4 * c + 1],
                                  acc[rr][4 * c + 2], acc[rr][4 * c + 3]);
   }
-  reduce_cluster_and_store<Act, G::kTileM, G::kRedStride, G::kThreads>(red, p, tid);
+  reduce_cluster_and_store<Act, G::kTileM, G::kRedStride, G::kThreads, Probe>(red, p, tid);
+  Probe::at(ProbePoint::kStored);
 }
 
 // decode_gemm.cuh's launcher (maps, splits, cluster launch) with this kernel; its geometry has no sum warp.
