@@ -45,6 +45,7 @@ CUTLASS_TILES = [
     (128, 16, 1, "streamk"),
     (128, 32, 1, "streamk"),
     (128, 64, 1, "streamk"),
+    (256, 64, 1, "streamk"),   # 64 tokens on large weights: the activations read once per 256 rows
     (128, 128, 1, "streamk"),
     (128, 256, 1, "streamk"),
 ]
@@ -58,13 +59,14 @@ DECODE_TILES = [(128, 8), (128, 16), (128, 32), (128, 64), (256, 8), (256, 16), 
 
 def decode_mma(weight: str, tile_n: int) -> str:
     """The decode kernel a (weight, token bucket) runs, as measured fastest on the H100 (bench/NOTES.md,
-    "wgmma decode kernel"): wgmma with the scales applied to the weight fragments for 16 and 32 tokens
-    of 4-bit weights (dev harness, N=16: reported case 16.6 -> 13.9 us, 70b.gate_up 97.7 -> 95.5 us;
-    N=32 with the parallel cluster reduction: reported case 13.3 us and 70b.down 55.9 us against the
-    stock CUTLASS picks' 20.1 and 66.9 us); mma.sync elsewhere (at 8 tokens nothing to gain from wider
-    MMAs, at 64 tokens the stock CUTLASS tiles are picked, and int8 at 16 tokens measured only 1-3%
-    apart)."""
-    return "wgmma" if tile_n in (16, 32) and weight in ("s4", "u4") else "mma.sync"
+    "wgmma decode kernel" and "64 tokens"): wgmma with the scales applied to the weight fragments for
+    16, 32 and 64 tokens of 4-bit weights (dev harness, N=16: reported case 16.6 -> 13.9 us, 70b.gate_up
+    97.7 -> 95.5 us; N=32 with the parallel cluster reduction: reported case 13.3 us and 70b.down 55.9 us
+    against the stock CUTLASS picks' 20.1 and 66.9 us; N=64 on two warpgroups of 64 rows: reported case
+    15.1 us, 8b.o 13.0 us against 23.1 and 17.8 us on the best stock tile and 21.6 and 16.1 us on
+    mma.sync); mma.sync elsewhere (at 8 tokens nothing to gain from wider MMAs, and int8 at 16 tokens
+    measured only 1-3% apart)."""
+    return "wgmma" if tile_n in (16, 32, 64) and weight in ("s4", "u4") else "mma.sync"
 
 
 ENTRIES = [

@@ -64,21 +64,30 @@ double decode_stage_walk(int tile_m, const GemmProblem& p, int sm_count) {
 // the last wave over idle SMs, so wave quantization matters less than padding waste), plus the
 // N padding inside a tile. Small-N problems are memory-bound: any tile reads the weight once, so
 // the narrowest tile that covers N wins; large N is compute-bound and prefers wide tiles.
+// 256-row tiles (64 tokens) read the activations once per 256 rows instead of per 128: measured on
+// the H100 at N=64 (same-run candidates, bench/results/h100-sxm-candidates-n64-e85c3f1.jsonl) they win from
+// 80M weight elements (70b.gate_up 138.8 vs 170.0 us, 70b.down 74.1 vs 85.7, 70b.qkv 34.0 vs 41.3,
+// 8b.gate_up 37.1 vs 46.0) and lose below (70b.o 31.9 vs 28.9, reported case 34.5 vs 23.1).
+constexpr double kWideRowsElements = 80.0e6;
+
 double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count) {
+  const double elements = double(p.m) * double(p.k);
   if (std::string(e.family) == "decode") {
     // Measured on the H100 (bench/NOTES.md): for N <= 16 the decode family beats every stock entry on
     // the bench layers (70b.gate_up N=16: 96 us vs 117 us; reported case 15.6 vs 19.3 us), and so do
     // its wgmma entries at 32 tokens (reported case 13.3 vs 20.1 us, 70b.down 55.9 vs 66.9, dev
-    // harness against the bench's CUTLASS picks); for wider N, and for mma.sync at 32 tokens, the stock
-    // tiles win, and decode entries only run what they cannot (group size 32). Within the family: the
-    // narrowest token bucket, then 128 or 256 rows (8 consumer warps). For the wgmma kernel (16 and 32
-    // tokens) the tile whose CTAs walk fewer stage costs (decode_stage_walk). For mma.sync, by weight
-    // size as measured: 8 tokens, 256 rows from 80M elements (N=16 before the parallel cluster
-    // reduction: 8b.o 13.5/18.8 us, 70b.o (67M) 29.4/31.7, 70b.qkv (84M) 35.6/32.0); int8 at 16 and 32
-    // tokens, from 48M (8b.down N=16: 31.2/26.2 us).
+    // harness against the bench's CUTLASS picks) and at 64 tokens on weights below 64M elements
+    // (reported case 15.1 vs 23.1 us, 8b.o 13.0 vs 17.8, 8b.down 23.9 vs 28.6; 8b.qkv, 25M elements,
+    // 20.6 vs 18.7 is the exception); for wider N, larger weights at 64 tokens, and mma.sync at 32 and
+    // 64 tokens, the stock tiles win, and decode entries only run what they cannot (group size 32).
+    // Within the family: the narrowest token bucket, then 128 or 256 rows (8 consumer warps). For the
+    // wgmma kernel at 16 and 32 tokens the tile whose CTAs walk fewer stage costs (decode_stage_walk).
+    // For mma.sync, by weight size as measured: 8 tokens, 256 rows from 80M elements (N=16 before the
+    // parallel cluster reduction: 8b.o 13.5/18.8 us, 70b.o (67M) 29.4/31.7, 70b.qkv (84M) 35.6/32.0);
+    // int8 at 16 and 32 tokens, from 48M (8b.down N=16: 31.2/26.2 us).
     const bool wgmma = std::string(e.mma) == "wgmma";
-    const double elements = double(p.m) * double(p.k);
-    const bool preferred = e.tile_n <= 16 || (e.tile_n == 32 && wgmma);
+    const bool preferred = e.tile_n <= 16 || (e.tile_n == 32 && wgmma) ||
+                           (e.tile_n == 64 && wgmma && elements < 64.0e6 && p.n <= 64);
     const bool wide_rows = wgmma ? decode_stage_walk(256, p, sm_count) < decode_stage_walk(128, p, sm_count)
                                  : elements >= (e.tile_n < 16 ? 80.0e6 : 48.0e6);
     const bool tile_fits = (e.tile_m == 256) == wide_rows;
@@ -88,12 +97,19 @@ double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count) 
   const double tiles_m = std::ceil(double(p.m) / e.tile_m);
   const double tiles_n = std::ceil(n / e.tile_n);
   const double padded_n = tiles_n * e.tile_n;
-  // Work in "MMA columns" (padding included) plus a per-tile overhead that favours fewer, larger
-  // tiles when N is large; each tile re-reads its weight slice, so count weight re-reads too.
-  const double mma_cols = tiles_m * padded_n;
-  const double weight_rereads = tiles_n;                 // the weight is streamed once per N-tile column
+  // Work in "MMA columns" of 128-row tiles (padding included), plus the weight streamed once per
+  // column of N tiles. One stream of the weight costs about what 64 MMA columns per 128 rows do (64
+  // tokens is where int4 x fp16 turns from memory- to compute-bound on the H100), so at 33-63 tokens
+  // one 64-wide tile beats three 16-wide ones that each stream the weight (70b.gate_up N=64: 170 vs
+  // 435 us, same-run candidates), and wide tiles win at large N.
+  const double rows128 = tiles_m * (e.tile_m / 128.0);
+  const double mma_cols = rows128 * padded_n;
+  const double weight_rereads = rows128 * tiles_n;
   const double waves = std::ceil(tiles_m * tiles_n / std::max(sm_count, 1));
-  return mma_cols / 64.0 + 8.0 * weight_rereads + 0.5 * waves;
+  // 256-row tiles: out of the running below kWideRowsElements; above, ahead of the 128-row tile of the
+  // same width where the terms above tie (one wave either way, e.g. 70b.down).
+  const double wide_rows = e.tile_m != 256 ? 0.0 : elements >= kWideRowsElements ? -0.25 : 1.0e3;
+  return mma_cols / 64.0 + weight_rereads + 0.5 * waves + wide_rows;
 }
 
 }  // namespace

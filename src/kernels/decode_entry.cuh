@@ -12,7 +12,8 @@ namespace mixgemm {
 namespace decode {
 
 // The launcher of decode_kernel with KG consumer groups, or with Wgmma of decode_wgmma_kernel
-// (per-K-block pipeline on 256-row tiles, i.e. 8 consumer warps). A specialisation, not
+// (per-K-block pipeline on 256-row tiles, i.e. 8 consumer warps of 2 row blocks; per-stage
+// pipeline on 128-row tiles). A specialisation, not
 // std::conditional: naming a wgmma launcher instantiates its kernel, which exists only for 16, 32 and
 // 64 tokens.
 template <bool Wgmma, class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, int KG>
@@ -24,11 +25,15 @@ struct LauncherFor {
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, int KG>
 struct LauncherFor<true, Act, Bits, Signed, Zero, NT, CW, R, STAGES, KG> {
   static_assert(KG == 1, "the wgmma kernel has one consumer group");
-  using type = wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES, /*PerBlock=*/CW == 8>;
+  using type = wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES, /*PerBlock=*/16 * CW * R == 256>;
 };
 
 // Catalog adapter: N up to NT*8 tokens and TM rows per CTA. 128-row tiles: 4 consumer warps x 2 row
-// blocks; 256-row tiles: 8 x 2. Stage counts as measured best on the H100 (bench/NOTES.md), chosen for
+// blocks, except the wgmma kernel at 64 tokens: 8 warps (two warpgroups of 64 rows) x 1, whose
+// accumulators (32 fp32 per thread) and two stages of fragments leave two CTAs per SM (dev harness
+// mode n64, H100, us: reported case 15.1, 8b.o 13.0, 8b.down 23.9 against 15.8, 13.1 and 24.1 with one
+// warpgroup of 128 rows, and against the stock CUTLASS tiles' 23.1, 17.8 and 28.6); 256-row tiles: 8 x
+// 2. Stage counts as measured best on the H100 (bench/NOTES.md), chosen for
 // two or more CTAs per SM. int8 with 256-row tiles and 16 tokens takes 5 stages of 19 KB, not 6: six
 // left one CTA per SM, and five (two CTAs) measured 70b.down N=16 131.6 -> 101.2 us, 70b.qkv 49.8 ->
 // 47.6, 70b.gate_up 174.2 -> 176.0 (dev harness mode s8stages, H100, 2026-11-25).
@@ -45,10 +50,13 @@ struct DecodeGemm {
   static constexpr bool kSigned = WT != WeightType::U4;
   static constexpr bool kZero = WT == WeightType::U4;
   static constexpr int kNPad = NT * 8;
-  static constexpr int kR = 2;
+  static constexpr bool kTwoGroups64 = Wgmma && NT == 8 && TM == 128;   // two warpgroups of 64 rows
+  static constexpr int kR = kTwoGroups64 ? 1 : 2;
   static constexpr int kCW = TM / (16 * kR);
-  static constexpr int kStages =
-      kBits == 8 && TM == 256 && NT == 2 ? 5 : TM == 256 || NT >= 8 || (Wgmma && NT >= 4) ? 6 : 8;
+  static constexpr int kStages = kBits == 8 && TM == 256 && NT == 2 ? 5
+                                 : kTwoGroups64                     ? 8
+                                 : TM == 256 || NT >= 8 || (Wgmma && NT >= 4) ? 6
+                                                                             : 8;
   static constexpr int kGroups = !Wgmma && NT == 1 && TM == 128 ? 2 : 1;
   static_assert(TM == 128 || TM == 256, "decode tiles are 128 or 256 rows");
   using L = typename LauncherFor<Wgmma, Act, kBits, kSigned, kZero, NT, kCW, kR, kStages, kGroups>::type;

@@ -122,3 +122,27 @@ def test_decode_row_tile_rule(weight, m, k, n, tile_m):
         pytest.skip("filtered build without both row tiles")
     chosen = _entry(mixgemm.explain(m, n, k, group_size=128, weight=weight)["kernel"])
     assert chosen["family"] == "decode" and chosen["tile_m"] == tile_m, chosen["name"]
+
+
+@pytest.mark.parametrize("weight,m,k,n,family,tile_m,tile_n", [
+    # 64 tokens (same-run candidates on the H100, bench/results/h100-sxm-candidates-n64-e85c3f1.jsonl): the
+    # wgmma decode kernel below 64M weight elements, stock 128-row tiles up to 80M, 256-row from 80M
+    ("s4", 3584, 8192, 64, "decode", 128, 64),      # reported case: 15.1 vs 23.1 us
+    ("u4", 4096, 4096, 64, "decode", 128, 64),      # 8b.o: 13.0 vs 17.8
+    ("s4", 4096, 14336, 48, "decode", 128, 64),     # 8b.down: 23.9 vs 28.6
+    ("s4", 8192, 8192, 64, "cutlass", 128, 64),     # 70b.o (67M): 28.9 vs 31.9 (256 rows)
+    ("s4", 10240, 8192, 64, "cutlass", 256, 64),    # 70b.qkv (84M): 34.0 vs 41.3
+    ("s4", 8192, 28672, 64, "cutlass", 256, 64),    # 70b.down: 74.1 vs 85.7
+    ("s4", 57344, 8192, 64, "cutlass", 256, 64),    # 70b.gate_up: 138.8 vs 170.0
+    ("s8", 3584, 8192, 64, "cutlass", 128, 64),     # int8's 64-token decode tile is mma.sync
+    ("s4", 57344, 8192, 128, "cutlass", 128, 128),  # past 64 tokens the 256x64 tile would read W twice
+])
+def test_64_token_rule(weight, m, k, n, family, tile_m, tile_n):
+    """dispatch.cpp's choice at 33-64 tokens."""
+    if not (_has(weight, "f16", "decode", 128, 64) and _has(weight, "f16", "cutlass", 256, 64)
+            and _has(weight, "f16", "cutlass", 128, 128)):
+        pytest.skip("filtered build without the 64-token tiles")
+    chosen = _entry(mixgemm.explain(m, n, k, group_size=128, weight=weight)["kernel"])
+    assert (chosen["family"], chosen["tile_m"], chosen["tile_n"]) == (family, tile_m, tile_n), chosen["name"]
+    if family == "decode":
+        assert chosen["mma"] == "wgmma"
