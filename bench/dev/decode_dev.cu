@@ -11,7 +11,8 @@
 // ring (stage rate against ring depth), probe (per-CTA timestamps of one launch: where a CTA's time
 // goes), kgroups (consumer groups on alternate stages), n64 (the wgmma kernel at 64 tokens: row tile,
 // warpgroups, pipeline, stages and splits on the nine bench layers), wprobe (mode probe's timestamps in
-// the wgmma kernel), floor (empty kernels in a graph), fixedg (short K, graph-timed). DEV_GRAPH=1 times
+// the wgmma kernel), floor (empty kernels in a graph), fixedg (short K, graph-timed), splits64 (64-token split counts
+// against the clusters that fit at once). DEV_GRAPH=1 times
 // every mode's launches as CUDA-graph replays.
 // Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
 #include <algorithm>
@@ -577,6 +578,35 @@ int main(int argc, char** argv) {
   }
   if (only == "floor") {
     run_floor();
+    return 0;
+  }
+  if (only == "splits64") {   // 64 tokens, 128-row wgmma tiles: split counts against the clusters that fit at once
+    using L = wg::Launcher<__half, 4, true, false, 8, 8, 1, 8, false>;
+    int dev = 0;
+    CK(cudaGetDevice(&dev));
+    L::ctas_per_sm(dev);
+    const Shape down8{"8b.down", 4096, 14336, 128};
+    for (const Shape& sh : {qkv8b, reported, o8b, down8, o70b}) {
+      const int tiles = (sh.m + 127) / 128;
+      for (int sp : {2, 3, 4, 5, 6, 7, 8}) {
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = dim3(tiles, sp, 1);
+        cfg.blockDim = dim3(L::G::kThreads, 1, 1);
+        cfg.dynamicSmemBytes = L::G::kSmem;
+        cudaLaunchAttribute attr[1];
+        attr[0].id = cudaLaunchAttributeClusterDimension;
+        attr[0].val.clusterDim.x = 1;
+        attr[0].val.clusterDim.y = unsigned(sp);
+        attr[0].val.clusterDim.z = 1;
+        cfg.attrs = attr;
+        cfg.numAttrs = 1;
+        int clusters = 0;
+        CK(cudaOccupancyMaxActiveClusters(&clusters, L::kernel, &cfg));
+        std::printf("%s: %d row tiles, %d splits: %d clusters fit at once (%s)\n", sh.name, tiles, sp, clusters,
+                    clusters >= tiles ? "one wave" : "more than one wave");
+        run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64, sp, true);
+      }
+    }
     return 0;
   }
   if (only == "fixedg") {   // mode fixed's short-K shapes and forced splits, timed as CUDA graphs (set DEV_GRAPH=1)

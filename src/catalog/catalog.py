@@ -45,10 +45,14 @@ CUTLASS_TILES = [
     (128, 16, 1, "streamk"),
     (128, 32, 1, "streamk"),
     (128, 64, 1, "streamk"),
-    (256, 64, 1, "streamk"),   # 64 tokens on large weights: the activations read once per 256 rows
+    (256, 64, 1, "streamk"),   # 64 tokens on large 4-bit weights: activations read once per 256 rows
     (128, 128, 1, "streamk"),
     (128, 256, 1, "streamk"),
 ]
+# 256-row stock tiles only for 4-bit weights: at N=64 they beat the 128-row tile from 80M int4/uint4
+# elements (70b.gate_up 138 vs 164 us), while int8 measured no gain or a loss (70b.qkv 45.8 vs 38.9 us,
+# 70b.down 104.5 vs 95.0, 70b.gate_up 182.0 vs 181.9; H100, bench at 8676ae7 against 6fc3650).
+WIDE_ROW_WEIGHTS = ("s4", "u4")
 
 # The decode family (src/kernels/decode_gemm.cuh): TMA-fed warp-specialised kernels for small N,
 # split-K across a thread-block cluster. (tile_m, tile_n) pairs: N up to tile_n tokens; 256-row tiles
@@ -74,6 +78,7 @@ ENTRIES = [
     for w in WEIGHTS
     for a in ACTS
     for (tm, tn, cm, sched) in CUTLASS_TILES
+    if tm == 128 or w in WIDE_ROW_WEIGHTS
 ] + [
     Entry("decode", w, a, tm, tn, 64, 1, "clusterk", decode_mma(w, tn))
     for w in WEIGHTS
