@@ -93,7 +93,7 @@ __global__ void reference(const unsigned char* w, const T* s, const T* z, const 
 }
 
 // Mode probe: per-CTA timestamps (clock64). Slots per CTA: 0 entry, 1 ready, 2 loop done, 3 stored
-// (thread 0), 84 first cluster barrier passed (thread 0); for stages 0..kProbeStages-1: claimed (the producer, after its empty-barrier wait),
+// (thread 0), 84 first cluster barrier passed, 85 reduction loop done (thread 0); for stages 0..kProbeStages-1: claimed (the producer, after its empty-barrier wait),
 // issued (after its copies), landed (consumer warp 0 after its full-barrier wait), released by warp 0
 // and by warp 3 (after their arrivals); globaltimer at entry and end (cross-CTA spread), and the SM id.
 constexpr int kProbeStages = 16, kProbeSlots = 128;
@@ -120,6 +120,7 @@ struct ClockProbe : NoProbe {
       case ProbePoint::kReady: row[1] = t; break;
       case ProbePoint::kLoopDone: row[2] = t; break;
       case ProbePoint::kClusterSynced: row[84] = t; break;
+      case ProbePoint::kReduced: row[85] = t; break;
       case ProbePoint::kStored: {
         unsigned long long gt;
         asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(gt));
@@ -155,7 +156,7 @@ void print_probe(const std::vector<unsigned long long>& h, int ctas, int nstages
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  std::vector<double> csync, ready, first_issue, first_land, rtt0, refill, issue_cost, period, work, lag3, tail, reduce, total;
+  std::vector<double> csync, reduced, ready, first_issue, first_land, rtt0, refill, issue_cost, period, work, lag3, tail, reduce, total;
   unsigned long long gt0 = ~0ull, gt1 = 0, gte_max = 0;
   for (int c = 0; c < ctas; ++c) {
     const unsigned long long* r = h.data() + size_t(c) * kProbeSlots;
@@ -178,6 +179,7 @@ void print_probe(const std::vector<unsigned long long>& h, int ctas, int nstages
     if (nstages <= kProbeStages) tail.push_back(double(r[2] - std::max(rel[ns - 1], rel3[ns - 1])));
     reduce.push_back(double(r[3] - r[2]));
     csync.push_back(double(r[84] - r[2]));
+    reduced.push_back(double(r[85] - r[84]));
     total.push_back(double(r[3] - r[0]));
     gt0 = std::min(gt0, r[120]);
     gt1 = std::max(gt1, r[121]);
@@ -186,9 +188,9 @@ void print_probe(const std::vector<unsigned long long>& h, int ctas, int nstages
   std::printf("  probe (median over %d CTAs, SM cycles): ready %.0f | first issue %.0f | first landed %.0f "
               "(round trip %.0f) | refill round trip %.0f | copy issue %.0f | stage period %.0f | warp-0 work/stage "
               "%.0f | warp-3 release - warp-0 release %.0f | loop tail %.0f | reduce+store %.0f (first cluster barrier "
-              "after %.0f) | CTA total %.0f\n",
+              "after %.0f; its remote loads and stores done %.0f after that) | CTA total %.0f\n",
               ctas, med(ready), med(first_issue), med(first_land), med(rtt0), med(refill), med(issue_cost), med(period),
-              med(work), med(lag3), med(tail), med(reduce), med(csync), med(total));
+              med(work), med(lag3), med(tail), med(reduce), med(csync), med(reduced), med(total));
   std::printf("  probe (globaltimer): CTA entries spread over %.2f us; first entry to last end %.2f us\n",
               (gte_max - gt0) * 1e-3, (gt1 - gt0) * 1e-3);
   const unsigned long long* r = h.data();
@@ -274,7 +276,7 @@ void run_with(const char* label, const Shape& sh, int N, int splits_req, bool ti
   }
   const double rel = maxerr / std::max(maxref, 1e-30);
   const int64_t tiles = (M + L::G::kTileM - 1) / L::G::kTileM;
-  const int chosen = splits_req > 0 ? splits_req : choose_splits(tiles, K, sms);
+  const int chosen = splits_req > 0 ? splits_req : plan_splits(tiles, K, sms, 0, L::occupancy(dev).cluster_capacity).splits;
   double us = 0;
   if (time_it) {
     cudaEvent_t e0, e1;

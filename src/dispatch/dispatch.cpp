@@ -77,9 +77,10 @@ double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count) 
     // the bench layers (70b.gate_up N=16: 96 us vs 117 us; reported case 15.6 vs 19.3 us), and so do
     // its wgmma entries at 32 tokens (reported case 13.3 vs 20.1 us, 70b.down 55.9 vs 66.9, dev
     // harness against the bench's CUTLASS picks) and at 64 tokens on weights below 64M elements
-    // (reported case 15.1 vs 23.1 us, 8b.o 13.0 vs 17.8, 8b.down 23.9 vs 28.6; 8b.qkv, 25M elements,
-    // 20.6 vs 18.7 is the exception); for wider N, larger weights at 64 tokens, and mma.sync at 32 and
-    // 64 tokens, the stock tiles win, and decode entries only run what they cannot (group size 32).
+    // (reported case 15.1 vs 23.1 us, 8b.o 13.0 vs 17.8, 8b.down 23.9 vs 28.6, 8b.qkv 15.4 vs 18.7 with
+    // the split count its clusters fit in, decode_splits.h); for wider N, larger weights at 64 tokens
+    // (70b.o, 67M: 29.5 vs 28.9), and mma.sync at 32 and 64 tokens, the stock tiles win, and decode
+    // entries only run what they cannot (group size 32).
     // Within the family: the narrowest token bucket, then 128 or 256 rows (8 consumer warps). For the
     // wgmma kernel at 16 and 32 tokens the tile whose CTAs walk fewer stage costs (decode_stage_walk).
     // For mma.sync, by weight size as measured: 8 tokens, 256 rows from 80M elements (N=16 before the

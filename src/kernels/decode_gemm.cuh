@@ -64,7 +64,7 @@ struct Params {
 // Development hook (bench/dev/decode_dev.cu, mode probe): decode_body and produce_stages call
 // Probe::at at the points below; the catalog's kernels use NoProbe, whose calls compile to nothing.
 // kEvictFirst: the weight copies carry the L2 evict-first hint (a probe may turn it off to measure it).
-enum class ProbePoint { kEntry, kReady, kClaimed, kIssued, kLanded, kReleased, kLoopDone, kClusterSynced, kStored };
+enum class ProbePoint { kEntry, kReady, kClaimed, kIssued, kLanded, kReleased, kLoopDone, kClusterSynced, kReduced, kStored };
 struct NoProbe {
   static constexpr bool kEvictFirst = true;
   static __device__ __forceinline__ void at(ProbePoint, int = 0) {}
@@ -294,6 +294,7 @@ __device__ __forceinline__ void reduce_cluster_and_store(float* red, const Param
       static_cast<Act*>(p.y)[int64_t(n) * p.m + m] = ActOps<Act>::from_float(sum);
     }
   }
+  Probe::at(ProbePoint::kReduced);
   cluster.sync();
 }
 
@@ -502,21 +503,42 @@ struct Launcher {
   using G = Geometry<Bits, NT, Zero, CW, R, STAGES, SumWarp, KG>;
   static constexpr auto kernel = Kernel;
 
-  // Per device: the shared-memory attribute is set once and the CTAs per SM are read back.
-  static int ctas_per_sm(int device) {
+  // Per device, once: the shared-memory attribute is set, and the CTAs per SM and the clusters of each
+  // split count that fit at once (plan_splits) are read back.
+  struct Occupancy {
+    int ctas_per_sm = 0;
+    int cluster_capacity[kMaxSplits + 1] = {};
+  };
+  static const Occupancy& occupancy(int device) {
     static std::once_flag once[kMaxDevices];
-    static int per_sm[kMaxDevices] = {};
+    static Occupancy occ[kMaxDevices];
     static cudaError_t err[kMaxDevices] = {};
     if (device < 0 || device >= kMaxDevices) throw std::runtime_error("mixgemm: device index out of range");
     std::call_once(once[device], [&] {
       err[device] = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(G::kSmem));
       if (err[device] == cudaSuccess)
-        err[device] = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm[device], kernel, G::kThreads, G::kSmem);
+        err[device] = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ[device].ctas_per_sm, kernel, G::kThreads,
+                                                                    G::kSmem);
+      for (int s = 1; s <= kMaxSplits && err[device] == cudaSuccess; ++s) {
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = dim3(1, unsigned(s), 1);
+        cfg.blockDim = dim3(G::kThreads, 1, 1);
+        cfg.dynamicSmemBytes = G::kSmem;
+        cudaLaunchAttribute attr[1];
+        attr[0].id = cudaLaunchAttributeClusterDimension;
+        attr[0].val.clusterDim.x = 1;
+        attr[0].val.clusterDim.y = unsigned(s);
+        attr[0].val.clusterDim.z = 1;
+        cfg.attrs = attr;
+        cfg.numAttrs = 1;
+        err[device] = cudaOccupancyMaxActiveClusters(&occ[device].cluster_capacity[s], kernel, &cfg);
+      }
     });
     if (err[device] != cudaSuccess)
       throw std::runtime_error(std::string("mixgemm: decode kernel setup failed: ") + cudaGetErrorString(err[device]));
-    return std::max(1, per_sm[device]);
+    return occ[device];
   }
+  static int ctas_per_sm(int device) { return std::max(1, occupancy(device).ctas_per_sm); }
 
   static Maps make_maps(const Params& prm) {
     constexpr CUtensorMapDataType act_type =
@@ -554,8 +576,8 @@ struct Launcher {
   static void launch(const Params& base, int device, int sm_count, cudaStream_t stream, int splits = 0) {
     Params prm = base;
     const int64_t tiles = (prm.m + G::kTileM - 1) / G::kTileM;
-    ctas_per_sm(device);   // sets the shared-memory attribute once per device
-    const SplitPlan plan = plan_splits(tiles, prm.k, sm_count, splits);
+    const Occupancy& occ = occupancy(device);   // also sets the shared-memory attribute once per device
+    const SplitPlan plan = plan_splits(tiles, prm.k, sm_count, splits, occ.cluster_capacity);
     prm.k_chunk = int(plan.stages_per_cta * kStageK);
     splits = plan.splits;
     const Maps maps = make_maps(prm);

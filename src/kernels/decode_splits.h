@@ -25,15 +25,23 @@ inline int choose_splits(int64_t tiles, int64_t k, int sm_count) {
   return int(std::max<int64_t>(s, 1));
 }
 
-// requested <= 0: choose_splits. The stages are dealt in equal chunks, so the split count is what the
-// chunks need (e.g. 7 requested over 8 stages: chunks of 2, 4 splits).
+// requested <= 0: choose_splits, lowered while the row tiles' clusters would not all be resident at
+// once (cluster_capacity[s]: how many clusters of s CTAs the kernel fits on the device at once, as
+// cudaOccupancyMaxActiveClusters reports it; null: not known). A second wave of clusters costs more than
+// the split it saves: 64-token kernel at two CTAs per SM on the H100, 8b.qkv (48 row tiles; 47 clusters
+// of 5 fit) 21.9 us with 5 splits, 15.8 with 4; 8b.o (32 tiles; 30 clusters of 8 fit) 17.3 with 8,
+// 12.9 with 7 (dev harness mode splits64). The stages are dealt in equal chunks, so the split count is
+// what the chunks need (e.g. 7 requested over 8 stages: chunks of 2, 4 splits).
 struct SplitPlan {
   int splits;
   int64_t stages_per_cta;
 };
-inline SplitPlan plan_splits(int64_t tiles, int64_t k, int sm_count, int requested = 0) {
+inline SplitPlan plan_splits(int64_t tiles, int64_t k, int sm_count, int requested = 0,
+                             const int* cluster_capacity = nullptr) {
   const int64_t kst = std::max<int64_t>(k / kStageK, 1);
-  const int64_t s = requested > 0 ? requested : choose_splits(tiles, k, sm_count);
+  int64_t s = requested > 0 ? requested : choose_splits(tiles, k, sm_count);
+  if (requested <= 0 && cluster_capacity != nullptr)
+    while (s > 1 && cluster_capacity[s] < tiles) --s;
   const int64_t chunk = (kst + s - 1) / s;
   return SplitPlan{int((kst + chunk - 1) / chunk), chunk};
 }
