@@ -98,6 +98,7 @@ __global__ void reference(const unsigned char* w, const T* s, const T* z, const 
 // and by warp 3 (after their arrivals); globaltimer at entry and end (cross-CTA spread), and the SM id.
 constexpr int kProbeStages = 16, kProbeSlots = 128;
 constexpr int kClaimedSlot = 4, kIssuedSlot = 20, kLandedSlot = 36, kRel0Slot = 52, kRel3Slot = 68;
+constexpr int kConvSlot = 86, kMmaSlot = 102;   // the wgmma kernel's per-stage pipeline: converted, wgmmas issued
 __device__ unsigned long long* g_probe;
 
 struct ClockProbe : NoProbe {
@@ -121,6 +122,8 @@ struct ClockProbe : NoProbe {
       case ProbePoint::kLoopDone: row[2] = t; break;
       case ProbePoint::kClusterSynced: row[84] = t; break;
       case ProbePoint::kReduced: row[85] = t; break;
+      case ProbePoint::kConverted: row[kConvSlot + stage] = t; break;
+      case ProbePoint::kMmaIssued: row[kMmaSlot + stage] = t; break;
       case ProbePoint::kStored: {
         unsigned long long gt;
         asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(gt));
@@ -194,6 +197,23 @@ void print_probe(const std::vector<unsigned long long>& h, int ctas, int nstages
   std::printf("  probe (globaltimer): CTA entries spread over %.2f us; first entry to last end %.2f us\n",
               (gte_max - gt0) * 1e-3, (gt1 - gt0) * 1e-3);
   const unsigned long long* r = h.data();
+  if (h[kConvSlot] != 0) {   // the wgmma kernel's per-stage pipeline (warp 0): where a stage period goes
+    std::vector<double> wg_wait, data_wait, convert, issue;
+    for (int c = 0; c < ctas; ++c) {
+      const unsigned long long* r = h.data() + size_t(c) * kProbeSlots;
+      for (int st = 1; st + 1 < ns; ++st) {
+        const double mma_issued = double(r[kMmaSlot + st]), released_prev = double(r[kRel0Slot + st - 1]);
+        const double landed_next = double(r[kLandedSlot + st + 1]), converted_next = double(r[kConvSlot + st + 1]);
+        wg_wait.push_back(released_prev - mma_issued);      // wait_group 1: the previous stage's wgmmas
+        data_wait.push_back(landed_next - released_prev);   // the next stage's full barrier
+        convert.push_back(converted_next - landed_next);    // scales, conversion of all fragments
+        issue.push_back(double(r[kMmaSlot + st + 1]) - converted_next);   // fence, wgmmas, commit
+      }
+    }
+    std::printf("  wgmma stage period (median, warp 0): wait for the previous stage's wgmmas %.0f | wait for the next "
+                "stage's data %.0f | convert %.0f | issue wgmmas %.0f\n",
+                med(wg_wait), med(data_wait), med(convert), med(issue));
+  }
   std::printf("  CTA 0 (cycles after ready): stage claimed issued landed rel0 rel3\n");
   for (int s = 0; s < ns; ++s)
     std::printf("    %2d %7lld %7lld %7lld %7lld %7lld\n", s, (long long)(r[kClaimedSlot + s] - r[1]),

@@ -64,7 +64,10 @@ struct Params {
 // Development hook (bench/dev/decode_dev.cu, mode probe): decode_body and produce_stages call
 // Probe::at at the points below; the catalog's kernels use NoProbe, whose calls compile to nothing.
 // kEvictFirst: the weight copies carry the L2 evict-first hint (a probe may turn it off to measure it).
-enum class ProbePoint { kEntry, kReady, kClaimed, kIssued, kLanded, kReleased, kLoopDone, kClusterSynced, kReduced, kStored };
+enum class ProbePoint {
+  kEntry, kReady, kClaimed, kIssued, kLanded, kConverted, kMmaIssued, kReleased, kLoopDone, kClusterSynced, kReduced,
+  kStored
+};
 struct NoProbe {
   static constexpr bool kEvictFirst = true;
   static __device__ __forceinline__ void at(ProbePoint, int = 0) {}

@@ -260,6 +260,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
         for (int kb = 0; kb < kStageBlocks; ++kb)
 #pragma unroll
           for (int rr = 0; rr < R; ++rr) convert_block(s, kb, rr, sc, zc, f[kb][rr]);
+        Probe::at(ProbePoint::kConverted, s);
       };
       auto issue_stage = [&](int s, const uint32_t (&f)[kStageBlocks][R][4]) {
         const uint64_t desc = desc_kmajor_sw128(sm90::smem_addr(stage_ptr(s)));
@@ -269,6 +270,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
 #pragma unroll
           for (int rr = 0; rr < R; ++rr) Wgmma<Act, kN>::run(acc[rr], f[kb][rr], desc + uint64_t(2 * kb));
         commit();
+        Probe::at(ProbePoint::kMmaIssued, s);
       };
       // Two fragment buffers and the loop unrolled by two stages keep both in registers. After stage t's
       // wgmmas are issued, wait_group 1 means stage t-1's are done: its stage and its buffer are free.
