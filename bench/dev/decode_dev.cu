@@ -12,7 +12,7 @@
 // goes), kgroups (consumer groups on alternate stages), n64 (the wgmma kernel at 64 tokens: row tile,
 // warpgroups, pipeline, stages and splits on the nine bench layers), wprobe (mode probe's timestamps in
 // the wgmma kernel), floor (empty kernels in a graph), fixedg (short K, graph-timed), splits64 (64-token split counts
-// against the clusters that fit at once). DEV_GRAPH=1 times
+// against the clusters that fit at once), ring2 (deeper rings for the small layers' kernels). DEV_GRAPH=1 times
 // every mode's launches as CUDA-graph replays.
 // Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
 #include <algorithm>
@@ -596,6 +596,19 @@ int main(int argc, char** argv) {
     run_probe<__half, 4, true, false, 1, 4, 2, 8>("s4 nt1 cw4 r2 st8", reported, 1, 0);
     run_probe<__half, 4, true, false, 2, 4, 2, 8>("s4 nt2 cw4 r2 st8", reported, 16, 0);
     run_probe<__half, 4, true, false, 1, 8, 2, 6>("s4 nt1 cw8 r2 st6", gate_up, 1, 0);
+    return 0;
+  }
+  if (only == "ring2") {   // deeper rings for the small layers' kernels at the catalog's CTAs per SM
+    const Shape down8{"8b.down", 4096, 14336, 128};
+    for (const Shape& sh : {reported, o8b, down8}) {
+      run_wgmma<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", sh, 16, 0, true);
+      run_wgmma<__half, 4, true, false, 2, 4, 2, 10, false>("ws s4 nt2 cw4 r2 st10", sh, 16, 0, true);
+      run_wgmma<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", sh, 32, 0, true);
+      run_wgmma<__half, 4, true, false, 4, 4, 2, 8, false>("ws s4 nt4 cw4 r2 st8", sh, 32, 0, true);
+      run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 nt1 cw4 r2 st8", sh, 1, 0, true);
+      run_kg<__half, 4, true, false, 1, 4, 2, 10, 2>("kg2 s4 nt1 cw4 r2 st10", sh, 1, 0, true);
+      run_kg<__half, 4, true, false, 1, 4, 2, 12, 2>("kg2 s4 nt1 cw4 r2 st12", sh, 1, 0, true);
+    }
     return 0;
   }
   if (only == "floor") {

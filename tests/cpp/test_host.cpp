@@ -7,6 +7,7 @@
 
 #include "catalog/entry.h"
 #include "dispatch/dispatch.h"
+#include "kernels/decode_splits.h"
 #include "kernels/pack.h"
 
 using namespace mixgemm;
@@ -113,11 +114,28 @@ static void test_dispatch() {
   }
 }
 
+// The decode family's split plan: about 1.5 CTAs per SM, lowered while the row tiles' clusters would
+// not all fit at once (capacities as the H100 reports them for the 64-token kernel at two CTAs per SM).
+static void test_split_plan() {
+  using decode::plan_splits;
+  const int h100_64_tokens[decode::kMaxSplits + 1] = {0, 264, 132, 79, 62, 47, 39, 32, 30};
+  EXPECT(plan_splits(48, 4096, 132).splits == 5, "8b.qkv, capacity unknown");
+  EXPECT(plan_splits(48, 4096, 132, 0, h100_64_tokens).splits == 4, "8b.qkv: 47 clusters of 5 fit, 48 needed");
+  EXPECT(plan_splits(48, 4096, 132, 0, h100_64_tokens).stages_per_cta == 16, "64 stages over 4 splits");
+  EXPECT(plan_splits(28, 8192, 132, 0, h100_64_tokens).splits == 8, "reported case: 30 clusters of 8 fit");
+  EXPECT(plan_splits(64, 8192, 132, 0, h100_64_tokens).splits == 3, "70b.o: 62 clusters of 4 fit, 64 needed");
+  EXPECT(plan_splits(448, 8192, 132, 0, h100_64_tokens).splits == 1, "70b.gate_up: no split");
+  EXPECT(plan_splits(48, 4096, 132, 6, h100_64_tokens).splits == 6, "a requested count is kept");
+  EXPECT(plan_splits(28, 448, 132).splits == 3 && plan_splits(28, 448, 132).stages_per_cta == 3,
+         "7 stages: at least two per CTA, dealt in chunks of 3");
+}
+
 int main() {
   test_atom(4);
   test_atom(8);
   test_catalog();
   test_dispatch();
+  test_split_plan();
   std::printf("%zu catalog entries; %d failures\n", catalog_size(), failures);
   return failures ? EXIT_FAILURE : EXIT_SUCCESS;
 }
