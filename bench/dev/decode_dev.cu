@@ -571,6 +571,9 @@ int main(int argc, char** argv) {
       run_wgmma<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", sh, 16, 0, true);
       run_wgmma<__half, 4, true, false, 2, 4, 1, 8, false>("ws s4 nt2 cw4 r1 st8", sh, 16, 0, true);
       run_wgmma<__half, 4, true, false, 2, 4, 1, 8, false>("ws s4 nt2 cw4 r1 st8", sh, 16, 8, true);
+      run_wgmma<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", sh, 32, 0, true);
+      run_wgmma<__half, 4, true, false, 4, 4, 1, 8, false>("ws s4 nt4 cw4 r1 st8", sh, 32, 0, true);
+      run_wgmma<__half, 4, true, false, 4, 4, 1, 8, false>("ws s4 nt4 cw4 r1 st8", sh, 32, 8, true);
     }
     return 0;
   }
