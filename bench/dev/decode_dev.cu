@@ -444,17 +444,8 @@ void run_floor() {
   cudaStream_t st;
   CK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
   for (int cluster : {1, 8}) {
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3(28, 8, 1);
-    cfg.blockDim = dim3(160, 1, 1);
-    cfg.stream = st;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = 1;
-    attr[0].val.clusterDim.y = unsigned(cluster);
-    attr[0].val.clusterDim.z = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
+    cudaLaunchAttribute attr[2];
+    const cudaLaunchConfig_t cfg = cluster_launch_config(dim3(28, 8, 1), 160, 0, cluster, st, attr);
     cudaGraph_t g;
     cudaGraphExec_t exec;
     CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
@@ -622,24 +613,12 @@ int main(int argc, char** argv) {
     using L = wg::Launcher<__half, 4, true, false, 8, 8, 1, 8, false>;
     int dev = 0;
     CK(cudaGetDevice(&dev));
-    L::ctas_per_sm(dev);
+    const int* capacity = L::occupancy(dev).cluster_capacity;
     const Shape down8{"8b.down", 4096, 14336, 128};
     for (const Shape& sh : {qkv8b, reported, o8b, down8, o70b}) {
       const int tiles = (sh.m + 127) / 128;
       for (int sp : {2, 3, 4, 5, 6, 7, 8}) {
-        cudaLaunchConfig_t cfg = {};
-        cfg.gridDim = dim3(tiles, sp, 1);
-        cfg.blockDim = dim3(L::G::kThreads, 1, 1);
-        cfg.dynamicSmemBytes = L::G::kSmem;
-        cudaLaunchAttribute attr[1];
-        attr[0].id = cudaLaunchAttributeClusterDimension;
-        attr[0].val.clusterDim.x = 1;
-        attr[0].val.clusterDim.y = unsigned(sp);
-        attr[0].val.clusterDim.z = 1;
-        cfg.attrs = attr;
-        cfg.numAttrs = 1;
-        int clusters = 0;
-        CK(cudaOccupancyMaxActiveClusters(&clusters, L::kernel, &cfg));
+        const int clusters = capacity[sp];
         std::printf("%s: %d row tiles, %d splits: %d clusters fit at once (%s)\n", sh.name, tiles, sp, clusters,
                     clusters >= tiles ? "one wave" : "more than one wave");
         run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64, sp, true);

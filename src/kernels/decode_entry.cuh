@@ -28,19 +28,19 @@ struct LauncherFor<true, Act, Bits, Signed, Zero, NT, CW, R, STAGES, KG> {
   using type = wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES, /*PerBlock=*/16 * CW * R == 256>;
 };
 
-// Catalog adapter: N up to NT*8 tokens and TM rows per CTA. 128-row tiles: 4 consumer warps x 2 row
-// blocks, except the wgmma kernel at 64 tokens: 8 warps (two warpgroups of 64 rows) x 1, whose
-// accumulators (32 fp32 per thread) and two stages of fragments leave two CTAs per SM (dev harness
-// mode n64, H100, us: reported case 15.1, 8b.o 13.0, 8b.down 23.9 against 15.8, 13.1 and 24.1 with one
-// warpgroup of 128 rows, and against the stock CUTLASS tiles' 23.1, 17.8 and 28.6); 256-row tiles: 8 x
-// 2. Stage counts as measured best on the H100 (bench/NOTES.md), chosen for
+// Catalog adapter: N up to NT*8 tokens and TM rows per CTA. 256-row tiles: 8 consumer warps x 2 row
+// blocks. 128-row tiles: 4 x 2, except the wgmma kernel at 64 tokens: 8 warps (two warpgroups of 64
+// rows) x 1, whose accumulators (32 fp32 per thread) and two stages of fragments leave two CTAs per SM
+// (dev harness mode n64, H100, us: reported case 15.1, 8b.o 13.0, 8b.down 23.9 against 15.8, 13.1 and
+// 24.1 with one warpgroup of 128 rows, and against the stock CUTLASS tiles' 23.1, 17.8 and 28.6).
+// Stage counts as measured best on the H100 (bench/NOTES.md), chosen for
 // two or more CTAs per SM. int8 with 256-row tiles and 16 tokens takes 5 stages of 19 KB, not 6: six
 // left one CTA per SM, and five (two CTAs) measured 70b.down N=16 131.6 -> 101.2 us, 70b.qkv 49.8 ->
 // 47.6, 70b.gate_up 174.2 -> 176.0 (dev harness mode s8stages, H100, 2026-11-25).
 // Wgmma: the wgmma kernel (decode_wgmma.cuh; per-stage pipeline on 128-row tiles, per-K-block on
 // 256-row tiles, as measured fastest), else decode_kernel's mma.sync; the catalog (catalog.py,
 // decode_mma) says which entry takes which. The wgmma kernel at 32 tokens takes 6 stages (two CTAs per
-// SM as the dev harness measured it). 8-token 128-row tiles (the small layers' mma.sync kernel) take
+// SM as the dev harness measured it), at 64 tokens on two warpgroups 8 stages of 13 KB (two CTAs per SM). 8-token 128-row tiles (the small layers' mma.sync kernel) take
 // two consumer groups: 8-11% faster at N=1 and 8 on the small bench layers (reported case 12.05 ->
 // 10.50 us, 8b.o 9.20 -> 8.42, 70b.o 20.31 -> 19.23; dev harness mode kgroups, H100); four groups
 // were no faster (occupancy halves).
@@ -53,10 +53,13 @@ struct DecodeGemm {
   static constexpr bool kTwoGroups64 = Wgmma && NT == 8 && TM == 128;   // two warpgroups of 64 rows
   static constexpr int kR = kTwoGroups64 ? 1 : 2;
   static constexpr int kCW = TM / (16 * kR);
-  static constexpr int kStages = kBits == 8 && TM == 256 && NT == 2 ? 5
-                                 : kTwoGroups64                     ? 8
-                                 : TM == 256 || NT >= 8 || (Wgmma && NT >= 4) ? 6
-                                                                             : 8;
+  static constexpr int stages() {
+    if (kBits == 8 && TM == 256 && NT == 2) return 5;
+    if (kTwoGroups64) return 8;
+    if (TM == 256 || NT >= 8 || (Wgmma && NT >= 4)) return 6;
+    return 8;
+  }
+  static constexpr int kStages = stages();
   static constexpr int kGroups = !Wgmma && NT == 1 && TM == 128 ? 2 : 1;
   static_assert(TM == 128 || TM == 256, "decode tiles are 128 or 256 rows");
   using L = typename LauncherFor<Wgmma, Act, kBits, kSigned, kZero, NT, kCW, kR, kStages, kGroups>::type;

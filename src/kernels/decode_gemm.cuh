@@ -496,6 +496,24 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThre
   decode_body<Act, Bits, Signed, Zero, NT, CW, R, STAGES, true>(maps, p);
 }
 
+// The launch configuration of `grid` CTAs of `threads` threads in clusters of `splits` CTAs along y,
+// with the cluster attribute in attr[0] (the caller's array of two, so that it may add a second).
+inline cudaLaunchConfig_t cluster_launch_config(dim3 grid, unsigned threads, size_t smem, int splits,
+                                                cudaStream_t stream, cudaLaunchAttribute (&attr)[2]) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = dim3(threads, 1, 1);
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  attr[0].id = cudaLaunchAttributeClusterDimension;
+  attr[0].val.clusterDim.x = 1;
+  attr[0].val.clusterDim.y = unsigned(splits);
+  attr[0].val.clusterDim.z = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  return cfg;
+}
+
 // Kernel: any kernel of this geometry and parameters (the wgmma kernel, the dev harness's variants);
 // Pdl: launch with programmatic stream serialization (for a kernel that waits for its predecessor
 // itself); SumWarp, KG: as the kernel's Geometry.
@@ -523,17 +541,9 @@ struct Launcher {
         err[device] = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ[device].ctas_per_sm, kernel, G::kThreads,
                                                                     G::kSmem);
       for (int s = 1; s <= kMaxSplits && err[device] == cudaSuccess; ++s) {
-        cudaLaunchConfig_t cfg = {};
-        cfg.gridDim = dim3(1, unsigned(s), 1);
-        cfg.blockDim = dim3(G::kThreads, 1, 1);
-        cfg.dynamicSmemBytes = G::kSmem;
-        cudaLaunchAttribute attr[1];
-        attr[0].id = cudaLaunchAttributeClusterDimension;
-        attr[0].val.clusterDim.x = 1;
-        attr[0].val.clusterDim.y = unsigned(s);
-        attr[0].val.clusterDim.z = 1;
-        cfg.attrs = attr;
-        cfg.numAttrs = 1;
+        cudaLaunchAttribute attr[2];
+        const cudaLaunchConfig_t cfg =
+            cluster_launch_config(dim3(1, unsigned(s), 1), G::kThreads, G::kSmem, s, nullptr, attr);
         err[device] = cudaOccupancyMaxActiveClusters(&occ[device].cluster_capacity[s], kernel, &cfg);
       }
     });
@@ -584,19 +594,11 @@ struct Launcher {
     prm.k_chunk = int(plan.stages_per_cta * kStageK);
     splits = plan.splits;
     const Maps maps = make_maps(prm);
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3(unsigned(tiles), unsigned(splits), 1);
-    cfg.blockDim = dim3(G::kThreads, 1, 1);
-    cfg.dynamicSmemBytes = G::kSmem;
-    cfg.stream = stream;
     cudaLaunchAttribute attr[2];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = 1;
-    attr[0].val.clusterDim.y = unsigned(splits);
-    attr[0].val.clusterDim.z = 1;
+    cudaLaunchConfig_t cfg =
+        cluster_launch_config(dim3(unsigned(tiles), unsigned(splits), 1), G::kThreads, G::kSmem, splits, stream, attr);
     attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attr[1].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = attr;
     cfg.numAttrs = Pdl ? 2 : 1;
     const cudaError_t err = cudaLaunchKernelEx(&cfg, kernel, maps, prm);
     if (err != cudaSuccess)
