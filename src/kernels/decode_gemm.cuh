@@ -22,8 +22,8 @@
 //    block against an all-ones A. (Measured on the H100, uint4: the sum warp is 5-8% faster at N=16
 //    and 2-7% slower at N=1 than the ones-MMA; bench/NOTES.md.) Group sizes that are multiples of 32
 //    work (including 32); no scale is rounded into a 16-bit weight.
-//    (The wgmma kernel of the 16- and 32-token buckets of 4-bit weights, decode_wgmma.cuh, reuses this
-//    pipeline but applies the scales to the weight fragments in 16-bit arithmetic instead.)
+//    (The wgmma kernel of the 16-, 32- and 64-token buckets of 4-bit weights, decode_wgmma.cuh, reuses
+//    this pipeline but applies the scales to the weight fragments in 16-bit arithmetic instead.)
 //  - Split-K over a thread-block cluster along gridDim.y, reduced through distributed shared memory:
 //    every SM streams weights even when M is small, with no workspace, no atomics, no extra kernel,
 //    a deterministic sum order, and nothing a relaunch or graph replay could find in a stale state.

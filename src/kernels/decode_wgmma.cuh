@@ -1,7 +1,6 @@
 // The decode family's wgmma kernel: the pipeline of decode_gemm.cuh (producer, TMA stages, split-K
-// cluster reduction, unchanged) with warpgroup MMAs in place of mma.sync. Serves the 16- and 32-token
-// buckets of 4-bit weights in the catalog (decode_entry.cuh); the dev harness also runs it at 64
-// tokens (bench/NOTES.md has the numbers).
+// cluster reduction, unchanged) with warpgroup MMAs in place of mma.sync. Serves the 16-, 32- and
+// 64-token buckets of 4-bit weights in the catalog (decode_entry.cuh; bench/NOTES.md has the numbers).
 //
 //  - Consumer warps form warpgroups; warpgroup g owns R slabs of 64 rows and warp w of the group the
 //    16 rows (w % 4) of each slab. That is one packed 16x16 block per K block, and the A fragment of
@@ -179,7 +178,8 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
   // warpgroup takes the same side (else it serialises the wgmmas: ptxas C7520).
   const int warpgroup_idx = __shfl_sync(0xffffffffu, tid / 128, 0);
   if (warpgroup_idx == CW / 4) {
-    if (warp == CW && lane == 0) produce_stages<G, Zero, STAGES, Probe>(maps, p, pipe, full, empty, k0, nstages, mb0);
+    if (warp == CW && lane == 0)
+      produce_stages<G, Zero, STAGES, Probe>(maps, p, pipe, full, empty, k0, nstages, mb0);
   } else {
     const bool g32 = p.group == 32;
     auto stage_ptr = [&](int s) { return pipe + (s % STAGES) * G::kStageBytes; };
@@ -300,8 +300,8 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
     for (int rr = 0; rr < R; ++rr)
 #pragma unroll
       for (int c = 0; c < kD / 4; ++c)
-        store_fragment<G::kRedStride>(red, (wgroup * R + rr) * 4 + wq, c, lane, acc[rr][4 * c + 0], acc[rr][4 * c + 1],
-                                 acc[rr][4 * c + 2], acc[rr][4 * c + 3]);
+        store_fragment<G::kRedStride>(red, (wgroup * R + rr) * 4 + wq, c, lane, acc[rr][4 * c + 0],
+                                      acc[rr][4 * c + 1], acc[rr][4 * c + 2], acc[rr][4 * c + 3]);
   }
   reduce_cluster_and_store<Act, G::kTileM, G::kRedStride, G::kThreads, Probe>(red, p, tid);
   Probe::at(ProbePoint::kStored);
