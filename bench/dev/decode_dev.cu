@@ -11,7 +11,7 @@
 // ring (stage rate against ring depth), probe (per-CTA timestamps of one launch: where a CTA's time
 // goes), kgroups (consumer groups on alternate stages), n64 (the wgmma kernel at 64 tokens: row tile,
 // warpgroups, pipeline, stages and splits on the nine bench layers), wprobe (mode probe's timestamps in
-// the wgmma kernel), floor (empty kernels in a graph), fixedg (short K, graph-timed), splits64 (64-token split counts
+// the wgmma kernel), epi (the split-K epilogue on the catalog's small-layer configurations), floor (empty kernels in a graph), fixedg (short K, graph-timed), splits64 (64-token split counts
 // against the clusters that fit at once), ring2 (deeper rings for the small layers' kernels). DEV_GRAPH=1 times
 // every mode's launches as CUDA-graph replays.
 // Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
@@ -93,7 +93,8 @@ __global__ void reference(const unsigned char* w, const T* s, const T* z, const 
 }
 
 // Mode probe: per-CTA timestamps (clock64). Slots per CTA: 0 entry, 1 ready, 2 loop done, 3 stored
-// (thread 0), 84 first cluster barrier passed, 85 reduction loop done (thread 0); for stages 0..kProbeStages-1: claimed (the producer, after its empty-barrier wait),
+// (thread 0), 84 first cluster barrier passed, 85 reduction loop done, 123 partial sums fenced, 124 ranks
+// mapped, 125 first remote loads summed (thread 0); for stages 0..kProbeStages-1: claimed (the producer, after its empty-barrier wait),
 // issued (after its copies), landed (consumer warp 0 after its full-barrier wait), released by warp 0
 // and by warp 3 (after their arrivals); globaltimer at entry and end (cross-CTA spread), and the SM id.
 constexpr int kProbeStages = 16, kProbeSlots = 128;
@@ -122,6 +123,9 @@ struct ClockProbe : NoProbe {
       case ProbePoint::kLoopDone: row[2] = t; break;
       case ProbePoint::kClusterSynced: row[84] = t; break;
       case ProbePoint::kReduced: row[85] = t; break;
+      case ProbePoint::kPartialsFenced: row[123] = t; break;
+      case ProbePoint::kRanksMapped: row[124] = t; break;
+      case ProbePoint::kPartialsLoaded: row[125] = t; break;
       case ProbePoint::kConverted: row[kConvSlot + stage] = t; break;
       case ProbePoint::kMmaIssued: row[kMmaSlot + stage] = t; break;
       case ProbePoint::kStored: {
@@ -159,7 +163,7 @@ void print_probe(const std::vector<unsigned long long>& h, int ctas, int nstages
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  std::vector<double> csync, reduced, ready, first_issue, first_land, rtt0, refill, issue_cost, period, work, lag3, tail, reduce, total;
+  std::vector<double> fenced, mapped, loaded, second, csync, reduced, ready, first_issue, first_land, rtt0, refill, issue_cost, period, work, lag3, tail, reduce, total;
   unsigned long long gt0 = ~0ull, gt1 = 0, gte_max = 0;
   for (int c = 0; c < ctas; ++c) {
     const unsigned long long* r = h.data() + size_t(c) * kProbeSlots;
@@ -183,6 +187,12 @@ void print_probe(const std::vector<unsigned long long>& h, int ctas, int nstages
     reduce.push_back(double(r[3] - r[2]));
     csync.push_back(double(r[84] - r[2]));
     reduced.push_back(double(r[85] - r[84]));
+    if (r[123] != 0) {
+      fenced.push_back(double(r[123]) - double(r[2]));
+      mapped.push_back(double(r[124]) - double(r[84]));
+      loaded.push_back(double(r[125]) - double(r[124]));
+      second.push_back(double(r[3]) - double(r[85]));
+    }
     total.push_back(double(r[3] - r[0]));
     gt0 = std::min(gt0, r[120]);
     gt1 = std::max(gt1, r[121]);
@@ -194,6 +204,11 @@ void print_probe(const std::vector<unsigned long long>& h, int ctas, int nstages
               "after %.0f; its remote loads and stores done %.0f after that) | CTA total %.0f\n",
               ctas, med(ready), med(first_issue), med(first_land), med(rtt0), med(refill), med(issue_cost), med(period),
               med(work), med(lag3), med(tail), med(reduce), med(csync), med(reduced), med(total));
+  if (!fenced.empty())
+    std::printf("  probe epilogue (median, SM cycles): loop done -> partials stored and fenced %.0f | barrier passed -> "
+                "ranks mapped %.0f | mapped -> thread 0's first remote loads summed %.0f | loop done -> second barrier "
+                "passed %.0f\n",
+                med(fenced), med(mapped), med(loaded), med(second));
   std::printf("  probe (globaltimer): CTA entries spread over %.2f us; first entry to last end %.2f us\n",
               (gte_max - gt0) * 1e-3, (gt1 - gt0) * 1e-3);
   const unsigned long long* r = h.data();
@@ -603,6 +618,23 @@ int main(int argc, char** argv) {
       run_kg<__half, 4, true, false, 1, 4, 2, 10, 2>("kg2 s4 nt1 cw4 r2 st10", sh, 1, 0, true);
       run_kg<__half, 4, true, false, 1, 4, 2, 12, 2>("kg2 s4 nt1 cw4 r2 st12", sh, 1, 0, true);
     }
+    return 0;
+  }
+  if (only == "epi") {   // the split-K epilogue: the catalog's small-layer configurations, 1 to 64 tokens
+    const Shape down8{"8b.down", 4096, 14336, 128};
+    run_wgmma<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 f16 nt2 cw4 r2 st8", g128, 16, 7, false);
+    run_wgmma<__nv_bfloat16, 4, true, false, 4, 4, 2, 6, false>("ws s4 bf16 nt4 cw4 r2 st6", g128, 27, 5, false);
+    run_wgmma<__half, 4, false, true, 8, 8, 1, 8, false>("ws u4 f16 nt8 cw8 r1 st8", small32, 64, 6, false);
+    run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 f16 nt1 cw4 r2 st8", g128, 3, 7, false);
+    for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b, down}) {
+      run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 nt1 cw4 r2 st8", sh, 1, 0, true);
+      run_wgmma<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", sh, 16, 0, true);
+      run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", sh, 16, 0, true);
+      run_wgmma<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", sh, 32, 0, true);
+      run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64, 0, true);
+    }
+    run_wgmma_probe<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", reported, 16, 0);
+    run_wgmma_probe<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", reported, 32, 0);
     return 0;
   }
   if (only == "floor") {

@@ -65,8 +65,8 @@ struct Params {
 // Probe::at at the points below; the catalog's kernels use NoProbe, whose calls compile to nothing.
 // kEvictFirst: the weight copies carry the L2 evict-first hint (a probe may turn it off to measure it).
 enum class ProbePoint {
-  kEntry, kReady, kClaimed, kIssued, kLanded, kConverted, kMmaIssued, kReleased, kLoopDone, kClusterSynced, kReduced,
-  kStored
+  kEntry, kReady, kClaimed, kIssued, kLanded, kConverted, kMmaIssued, kReleased, kLoopDone, kPartialsFenced,
+  kClusterSynced, kRanksMapped, kPartialsLoaded, kReduced, kStored
 };
 struct NoProbe {
   static constexpr bool kEvictFirst = true;
@@ -148,17 +148,21 @@ __device__ __forceinline__ CtaWork cta_work(const Params& p) {
   return CtaWork{k0, (min(p.k, k0 + p.k_chunk) - k0) / kStageK, int(blockIdx.x * (G::kTileM / 16))};
 }
 
-// Thread 0 initialises every barrier; the caller synchronises the CTA after.
-template <class G>
-__device__ __forceinline__ void init_barriers(uint64_t* full, int tid) {
-  if (tid == 0) {
-    for (int s = 0; s < G::kStages; ++s) {
-      sm90::mbar_init(&full[s], 1);
-      sm90::mbar_init(&full[G::kStages + s], G::kConsumerWarps + (G::kSumWarp ? 1 : 0));   // empty
-      if constexpr (G::kSumWarp) sm90::mbar_init(&full[2 * G::kStages + s], 32);   // sums_ready: the sum warp's lanes
-    }
-    sm90::fence_barrier_init();
+// The producer thread, first thing in the kernel: asks for the tensor maps (their fetch then overlaps
+// the barrier set-up and the CTA barrier that follows, instead of delaying the first copies) and
+// initialises every barrier; the caller synchronises the CTA after.
+template <class G, bool Zero>
+__device__ __forceinline__ void prepare_producer(const Maps& maps, uint64_t* full) {
+  sm90::prefetch_tensor_map(&maps.w);
+  sm90::prefetch_tensor_map(&maps.x);
+  sm90::prefetch_tensor_map(&maps.s);
+  if constexpr (Zero) sm90::prefetch_tensor_map(&maps.z);
+  for (int s = 0; s < G::kStages; ++s) {
+    sm90::mbar_init(&full[s], 1);
+    sm90::mbar_init(&full[G::kStages + s], G::kConsumerWarps + (G::kSumWarp ? 1 : 0));   // empty
+    if constexpr (G::kSumWarp) sm90::mbar_init(&full[2 * G::kStages + s], 32);   // sums_ready: the sum warp's lanes
   }
+  sm90::fence_barrier_init();
 }
 
 // The producer (one thread): claims each free stage in turn, announces its bytes and issues its three
@@ -166,10 +170,6 @@ __device__ __forceinline__ void init_barriers(uint64_t* full, int tid) {
 template <class G, bool Zero, int STAGES, class Probe = NoProbe>
 __device__ __forceinline__ void produce_stages(const Maps& maps, const Params& p, unsigned char* pipe, uint64_t* full,
                                                uint64_t* empty, int k0, int nstages, int mb0) {
-  sm90::prefetch_tensor_map(&maps.w);
-  sm90::prefetch_tensor_map(&maps.x);
-  sm90::prefetch_tensor_map(&maps.s);
-  if constexpr (Zero) sm90::prefetch_tensor_map(&maps.z);
   uint64_t policy = 0;
   if constexpr (Probe::kEvictFirst) policy = sm90::l2_evict_first_policy();
   for (int s = 0; s < nstages; ++s) {
@@ -263,42 +263,74 @@ __device__ __forceinline__ void store_fragment(float* red, int row_block, int t,
 }
 
 // The split-K epilogue, once every CTA of the cluster has stored its partial sums in `red`
-// ([kNPad][kRedStride] fp32, see Geometry): rank q sums rows [q*rows_per_rank, ...) over all ranks in
-// rank order, adds the bias and writes y; the last cluster barrier keeps each CTA's shared memory alive
-// until every rank has read it. A thread loads its element from every rank before adding any, so the
-// remote loads are in flight together rather than one round trip after another (measured on the H100:
-// 10-25% off the small layers' time at 16 tokens; bench/NOTES.md).
+// ([kNPad][kRedStride] fp32, see Geometry): rank q sums its share of the rows over all ranks in rank
+// order, adds the bias and writes y; the last cluster barrier keeps each CTA's shared memory alive
+// until every rank has read it. A thread takes four consecutive rows of one token and loads them from
+// every rank (one 16-byte remote load per rank) before adding any, so all its remote loads are in
+// flight together, and a rank's whole share is one round of loads at 16 and 32 tokens. (Measured on the
+// H100: loading all ranks first took 10-25% off the small layers' time at 16 tokens; the 16-byte
+// loads, bench/NOTES.md.) A share is a multiple of four rows: tiles are 128 or 256 rows and M a
+// multiple of 16, so four rows are all in y or all past it, and y and bias are 16-byte aligned
+// (checked by the bindings), so their four values are one 8-byte access.
 template <class Act, int kTileM, int kRedStride, int kThreads, class Probe = NoProbe>
 __device__ __forceinline__ void reduce_cluster_and_store(float* red, const Params& p, int tid) {
   namespace cg = cooperative_groups;
+  constexpr int kVec = 4;
+  static_assert(kTileM % kVec == 0 && kRedStride % kVec == 0, "16-byte rows of partial sums");
   cg::cluster_group cluster = cg::this_cluster();
-  cluster.sync();
+  sm90::cluster_fence();   // releases this CTA's partial sums to the cluster
+  Probe::at(ProbePoint::kPartialsFenced);
+  sm90::cluster_arrive_relaxed();
+  sm90::cluster_wait();
   Probe::at(ProbePoint::kClusterSynced);
   const int splits = int(cluster.num_blocks());
   const int rank = int(cluster.block_rank());
-  const int rows_per_rank = (kTileM + splits - 1) / splits;
+  const int rows_per_rank = ((kTileM + splits - 1) / splits + kVec - 1) / kVec * kVec;
   const int row0 = rank * rows_per_rank;
-  const int nrows = max(0, min(kTileM, row0 + rows_per_rank) - row0);
+  const int nquads = max(0, min(kTileM, row0 + rows_per_rank) - row0) / kVec;
   const float* part[kMaxSplits];
 #pragma unroll
   for (int r = 0; r < kMaxSplits; ++r) part[r] = cluster.map_shared_rank(red, r < splits ? r : 0);
-  for (int i = tid; i < nrows * p.n; i += kThreads) {
-    const int rl = row0 + i % nrows, n = i / nrows;
-    float v[kMaxSplits];
+  Probe::at(ProbePoint::kRanksMapped);
+  for (int i = tid; i < nquads * p.n; i += kThreads) {
+    const int rl = row0 + (i % nquads) * kVec, n = i / nquads;
+    float4 v[kMaxSplits];
 #pragma unroll
-    for (int r = 0; r < kMaxSplits; ++r) v[r] = r < splits ? part[r][n * kRedStride + rl] : 0.f;
-    float sum = v[0];
+    for (int r = 0; r < kMaxSplits; ++r)
+      v[r] = r < splits ? *reinterpret_cast<const float4*>(part[r] + n * kRedStride + rl) : make_float4(0.f, 0.f, 0.f, 0.f);
+    float sum[kVec] = {v[0].x, v[0].y, v[0].z, v[0].w};
 #pragma unroll
-    for (int r = 1; r < kMaxSplits; ++r)
-      if (r < splits) sum += v[r];
+    for (int r = 1; r < kMaxSplits; ++r) {
+      if (r < splits) {
+        sum[0] += v[r].x;
+        sum[1] += v[r].y;
+        sum[2] += v[r].z;
+        sum[3] += v[r].w;
+      }
+    }
+    if (i == tid) Probe::at(ProbePoint::kPartialsLoaded);
     const int64_t m = int64_t(blockIdx.x) * kTileM + rl;
     if (m < p.m) {
-      if (p.bias) sum += ActOps<Act>::to_float(static_cast<const Act*>(p.bias)[m]);
-      static_cast<Act*>(p.y)[int64_t(n) * p.m + m] = ActOps<Act>::from_float(sum);
+      if (p.bias) {
+        const uint2 b = *reinterpret_cast<const uint2*>(static_cast<const Act*>(p.bias) + m);
+        const float2 b01 = ActOps<Act>::to_float2(b.x), b23 = ActOps<Act>::to_float2(b.y);
+        sum[0] += b01.x;
+        sum[1] += b01.y;
+        sum[2] += b23.x;
+        sum[3] += b23.y;
+      }
+      __align__(8) Act out[kVec];
+#pragma unroll
+      for (int j = 0; j < kVec; ++j) out[j] = ActOps<Act>::from_float(sum[j]);
+      *reinterpret_cast<uint2*>(static_cast<Act*>(p.y) + int64_t(n) * p.m + m) = *reinterpret_cast<const uint2*>(out);
     }
   }
   Probe::at(ProbePoint::kReduced);
-  cluster.sync();
+  // Keeps this CTA's shared memory alive until every rank has read it. Relaxed: each thread's remote
+  // loads have returned before it arrives (their values are in its stores of y), and nothing written
+  // here is for the other CTAs, so no fence (and no wait for the stores of y).
+  sm90::cluster_arrive_relaxed();
+  sm90::cluster_wait();
 }
 
 // The kernel body. Pdl (a development variant, bench/dev): every thread waits for the previous grid
@@ -319,7 +351,7 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
   const CtaWork cta = cta_work<G>(p);
   const int k0 = cta.k0, nstages = cta.nstages, mb0 = cta.mb0;
 
-  init_barriers<G>(full, tid);
+  if (tid == 32 * CW * KG) prepare_producer<G, Zero>(maps, full);
   if constexpr (Pdl) sm90::grid_dependency_wait();
   __syncthreads();
   Probe::at(ProbePoint::kReady);

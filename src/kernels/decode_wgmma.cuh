@@ -163,7 +163,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
   const CtaWork cta = cta_work<G>(p);
   const int k0 = cta.k0, nstages = cta.nstages, mb0 = cta.mb0;
 
-  init_barriers<G>(full, tid);
+  if (tid == 32 * CW) prepare_producer<G, Zero>(maps, full);
   __syncthreads();
   Probe::at(ProbePoint::kReady);
 

@@ -92,6 +92,16 @@ __device__ __forceinline__ void allow_dependent_launch() {
   asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
 }
 
+// Thread-block cluster barrier halves. The arrive is relaxed: a caller that hands data to other CTAs
+// puts cluster_fence() before it (a cluster-scope release: ptxas emits a GPU-scope MEMBAR for it, which
+// also waits for this thread's global stores, so a barrier that only keeps shared memory alive skips it).
+// The wait acquires.
+__device__ __forceinline__ void cluster_fence() { asm volatile("fence.acq_rel.cluster;\n" ::: "memory"); }
+__device__ __forceinline__ void cluster_arrive_relaxed() {
+  asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
+}
+__device__ __forceinline__ void cluster_wait() { asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory"); }
+
 __device__ __forceinline__ void prefetch_tensor_map(const void* map) {
   asm volatile("prefetch.tensormap [%0];\n" ::"l"(map) : "memory");
 }
