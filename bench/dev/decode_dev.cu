@@ -4,7 +4,7 @@
 //   nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -Isrc -o /tmp/decode_dev bench/dev/decode_dev.cu
 //   /tmp/decode_dev [check|ncu|u4|wgmma|pdl|s8stages]
 // (-gencode, not -arch=sm_90a: CUDA 13.0's nvcc -arch=sm_90a also builds compute_90 PTX, where ptxas rejects wgmma.)
-// Modes: (none) check + speed sweep, check, ncu, u4 (uint4 vs int4 timings), u4kg (uint4 with one or
+// Modes: (none) check + speed sweep, check, wcheck (check, then the wgmma kernel's correctness cases), ncu, u4 (uint4 vs int4 timings), u4kg (uint4 with one or
 // two consumer groups), wgmma (the wgmma kernel of decode_wgmma.cuh: every type, then 16/32/64 tokens
 // against mma.sync), pdl (late-trigger programmatic dependent launch), s8stages (int8 256-row stage
 // counts), fixed (small-layer fixed cost: short K, forced splits), tiles (64-row tiles on small layers),
@@ -93,8 +93,8 @@ __global__ void reference(const unsigned char* w, const T* s, const T* z, const 
 }
 
 // Mode probe: per-CTA timestamps (clock64). Slots per CTA: 0 entry, 1 ready, 2 loop done, 3 stored
-// (thread 0), 84 first cluster barrier passed, 85 reduction loop done, 123 partial sums fenced, 124 ranks
-// mapped, 125 first remote loads summed (thread 0); for stages 0..kProbeStages-1: claimed (the producer, after its empty-barrier wait),
+// (thread 0), 84 first cluster barrier passed, 85 sums stored, 123 partial sums fenced, 124 chunks
+// sent, 125 chunks received (thread 0); for stages 0..kProbeStages-1: claimed (the producer, after its empty-barrier wait),
 // issued (after its copies), landed (consumer warp 0 after its full-barrier wait), released by warp 0
 // and by warp 3 (after their arrivals); globaltimer at entry and end (cross-CTA spread), and the SM id.
 constexpr int kProbeStages = 16, kProbeSlots = 128;
@@ -124,8 +124,8 @@ struct ClockProbe : NoProbe {
       case ProbePoint::kClusterSynced: row[84] = t; break;
       case ProbePoint::kReduced: row[85] = t; break;
       case ProbePoint::kPartialsFenced: row[123] = t; break;
-      case ProbePoint::kRanksMapped: row[124] = t; break;
-      case ProbePoint::kPartialsLoaded: row[125] = t; break;
+      case ProbePoint::kPartialsSent: row[124] = t; break;
+      case ProbePoint::kPartialsReceived: row[125] = t; break;
       case ProbePoint::kConverted: row[kConvSlot + stage] = t; break;
       case ProbePoint::kMmaIssued: row[kMmaSlot + stage] = t; break;
       case ProbePoint::kStored: {
@@ -163,7 +163,7 @@ void print_probe(const std::vector<unsigned long long>& h, int ctas, int nstages
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  std::vector<double> fenced, mapped, loaded, second, csync, reduced, ready, first_issue, first_land, rtt0, refill, issue_cost, period, work, lag3, tail, reduce, total;
+  std::vector<double> fenced, sent, received, second, csync, reduced, ready, first_issue, first_land, rtt0, refill, issue_cost, period, work, lag3, tail, reduce, total;
   unsigned long long gt0 = ~0ull, gt1 = 0, gte_max = 0;
   for (int c = 0; c < ctas; ++c) {
     const unsigned long long* r = h.data() + size_t(c) * kProbeSlots;
@@ -189,8 +189,8 @@ void print_probe(const std::vector<unsigned long long>& h, int ctas, int nstages
     reduced.push_back(double(r[85] - r[84]));
     if (r[123] != 0) {
       fenced.push_back(double(r[123]) - double(r[2]));
-      mapped.push_back(double(r[124]) - double(r[84]));
-      loaded.push_back(double(r[125]) - double(r[124]));
+      sent.push_back(double(r[124]) - double(r[84]));
+      received.push_back(double(r[125]) - double(r[124]));
       second.push_back(double(r[3]) - double(r[85]));
     }
     total.push_back(double(r[3] - r[0]));
@@ -205,10 +205,10 @@ void print_probe(const std::vector<unsigned long long>& h, int ctas, int nstages
               ctas, med(ready), med(first_issue), med(first_land), med(rtt0), med(refill), med(issue_cost), med(period),
               med(work), med(lag3), med(tail), med(reduce), med(csync), med(reduced), med(total));
   if (!fenced.empty())
-    std::printf("  probe epilogue (median, SM cycles): loop done -> partials stored and fenced %.0f | barrier passed -> "
-                "ranks mapped %.0f | mapped -> thread 0's first remote loads summed %.0f | loop done -> second barrier "
-                "passed %.0f\n",
-                med(fenced), med(mapped), med(loaded), med(second));
+    std::printf("  probe epilogue (median, SM cycles): loop done -> partial sums stored and fenced %.0f | cluster barrier "
+                "passed -> chunks sent %.0f | sent -> the other ranks' chunks received %.0f | sums stored -> last "
+                "barrier passed %.0f\n",
+                med(fenced), med(sent), med(received), med(second));
   std::printf("  probe (globaltimer): CTA entries spread over %.2f us; first entry to last end %.2f us\n",
               (gte_max - gt0) * 1e-3, (gt1 - gt0) * 1e-3);
   const unsigned long long* r = h.data();
@@ -507,7 +507,7 @@ int main(int argc, char** argv) {
   run_config<__half, 4, true, false, 1, 4, 2, 8>("s4 f16 nt1 cw4 r2 st8", perchan, 1, 5, false);
   run_config<__nv_bfloat16, 4, true, false, 4, 4, 2, 8>("s4 bf16 nt4 cw4 r2 st8", g128, 30, 0, false);
   if (only == "check") return 0;
-  if (only == "wgmma") {   // the wgmma kernel: correctness over types and odd sizes, then speed
+  if (only == "wgmma" || only == "wcheck") {   // the wgmma kernel: correctness over types and odd sizes, then speed
     run_wgmma<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 f16 nt4 cw4 r2 st6", g128, 29, 3, false);
     run_wgmma<__half, 4, true, false, 4, 4, 2, 6, true>("wb s4 f16 nt4 cw4 r2 st6", small32, 32, 0, false);
     run_wgmma<__half, 4, true, false, 4, 4, 4, 6, true>("wb s4 f16 nt4 cw4 r4 st6", perchan, 32, 5, false);
@@ -519,6 +519,7 @@ int main(int argc, char** argv) {
     run_wgmma<__nv_bfloat16, 4, false, true, 2, 8, 2, 6, true>("wb u4 bf16 nt2 cw8 r2 st6", g128, 16, 3, false);
     run_wgmma<__half, 8, true, false, 4, 8, 2, 4, true>("wb s8 f16 nt4 cw8 r2 st4", g128, 32, 0, false);
     run_wgmma<__nv_bfloat16, 8, true, false, 2, 4, 2, 6, false>("ws s8 bf16 nt2 cw4 r2 st6", small32, 9, 0, false);
+    if (only == "wcheck") return 0;
     for (const Shape& sh : sweep) {
       run_config<__half, 4, true, false, 2, 4, 2, 8>("mma s4 nt2 cw4 r2 st8", sh, 16, 0, true);
       run_config<__half, 4, true, false, 2, 8, 2, 6>("mma s4 nt2 cw8 r2 st6", sh, 16, 0, true);

@@ -36,7 +36,6 @@
 #include <stdexcept>
 #include <string>
 
-#include <cooperative_groups.h>
 
 #include "catalog/entry.h"
 #include "kernels/decode_convert.cuh"
@@ -66,7 +65,7 @@ struct Params {
 // kEvictFirst: the weight copies carry the L2 evict-first hint (a probe may turn it off to measure it).
 enum class ProbePoint {
   kEntry, kReady, kClaimed, kIssued, kLanded, kConverted, kMmaIssued, kReleased, kLoopDone, kPartialsFenced,
-  kClusterSynced, kRanksMapped, kPartialsLoaded, kReduced, kStored
+  kClusterSynced, kPartialsSent, kPartialsReceived, kReduced, kStored
 };
 struct NoProbe {
   static constexpr bool kEvictFirst = true;
@@ -79,6 +78,35 @@ struct Maps {
   CUtensorMap x;   // activations [N][K]
   CUtensorMap s;   // scales [K/g][M]
   CUtensorMap z;   // zeros [K/g][M] (u4 only)
+};
+
+// The split-K exchange's layout (the split count is known at run time: it is the cluster size). Rank q
+// of the cluster sums rows [q * rows, (q + 1) * rows) of the tile over every rank: that is chunk q of
+// each rank's partial sums, [kNPad][stride] fp32 and contiguous, so that one bulk copy carries it.
+// rows: a multiple of four (16-byte rows of sums); stride = rows + 4 spreads a fragment's stores (rows
+// r..r+7 of columns c, c+2, c+4, c+6) over the banks.
+__host__ __device__ constexpr int chunk_rows(int tile_m, int splits) {
+  return ((tile_m + splits - 1) / splits + 3) / 4 * 4;
+}
+// Bytes of the exchange at most, over every split count: this CTA's chunks to send, then the chunks the
+// other ranks send it.
+__host__ __device__ constexpr int exchange_bytes(int tile_m, int npad) {
+  int most = 0;
+  for (int s = 1; s <= kMaxSplits; ++s) {
+    const int bytes = s * npad * (chunk_rows(tile_m, s) + 4) * 4;
+    most = bytes > most ? bytes : most;
+  }
+  return 2 * most;
+}
+struct PartialChunks {
+  int rows, stride, floats;   // rows per rank, floats between tokens, floats per chunk
+  __device__ __forceinline__ PartialChunks(int tile_m, int npad, int splits)
+      : rows(chunk_rows(tile_m, splits)), stride(rows + 4), floats(npad * stride) {}
+  // Where row `row` of token 0 lies in the send area.
+  __device__ __forceinline__ int offset(int row) const {
+    const int q = row / rows;
+    return q * floats + row - q * rows;
+  }
 };
 
 // Shared-memory geometry of one configuration: CW consumer warps x R row blocks, NT 8-token MMA
@@ -112,15 +140,14 @@ struct Geometry {
   // The sum warp's [STAGES][2][kNPad] fp32 sums sit beside the barriers, not in the stages: a stage
   // grown past its 1 KB rounding would cost a CTA per SM (measured: 3 -> 2 on 256-row tiles).
   static constexpr int kXSumBytes = kSumWarp ? STAGES * 2 * kNPad * 4 : 0;
-  static constexpr int kBarRegion = (kBarrierSets * STAGES * 8 + kXSumBytes + 127) / 128 * 128;
+  // After the barrier sets: one more mbarrier, on which the other ranks' partial sums land.
+  static constexpr int kPartialsBarrier = kBarrierSets * STAGES;
+  static constexpr int kBarRegion = ((kBarrierSets * STAGES + 1) * 8 + kXSumBytes + 127) / 128 * 128;
   static constexpr int kPipeBytes = STAGES * kStageBytes;
-  // The partial sums, reusing the stages: token-major [kNPad][kRedStride] fp32, so the epilogue's reads
-  // (consecutive rows) are conflict-free and its writes of y coalesced; the 4-float pad spreads the
-  // fragment stores (rows r..r+7 of columns c, c+2, c+4, c+6) over all 32 banks.
-  static constexpr int kRedStride = kTileM + 4;
-  static constexpr int kRedBytes = kNPad * kRedStride * 4;
-  static constexpr size_t kSmem =
-      size_t(kBarRegion) + 1024 + size_t(kPipeBytes > kRedBytes ? kPipeBytes : kRedBytes);   // +1 KB: alignment
+  // The split-K exchange (PartialChunks) reuses the stages once the loop is done.
+  static constexpr int kExchangeBytes = exchange_bytes(kTileM, kNPad);
+  static constexpr size_t kSmem = size_t(kBarRegion) + 1024 +
+                                  size_t(kPipeBytes > kExchangeBytes ? kPipeBytes : kExchangeBytes);   // +1 KB: alignment
   static_assert(kTileM / 16 <= 256 && kWBlockBytes % 16 == 0, "TMA box limits");
   static_assert(NT == 1 || NT % 2 == 0, "token tiles are loaded in pairs");
   static_assert(kXBytes % 1024 == 0, "swizzled activation boxes are whole 1 KB units");
@@ -162,6 +189,7 @@ __device__ __forceinline__ void prepare_producer(const Maps& maps, uint64_t* ful
     sm90::mbar_init(&full[G::kStages + s], G::kConsumerWarps + (G::kSumWarp ? 1 : 0));   // empty
     if constexpr (G::kSumWarp) sm90::mbar_init(&full[2 * G::kStages + s], 32);   // sums_ready: the sum warp's lanes
   }
+  sm90::mbar_init(&full[G::kPartialsBarrier], 1);   // thread 0 arrives, announcing the other ranks' bytes
   sm90::fence_barrier_init();
 }
 
@@ -241,75 +269,87 @@ __device__ __forceinline__ void sum_stages(const unsigned char* pipe, float* xsu
   }
 }
 
-// One m16n8 accumulator fragment into the token-major partial-sum tile red[column][row] (row stride
-// kRedStride): rows 16*row_block + lane/4 (c0, c1) and that + 8 (c2, c3), columns 8t + 2(lane%4) + {0, 1}.
+// One m16n8 accumulator fragment into the send area of the exchange (PartialChunks): rows
+// 16*row_block + lane/4 (c0, c1) and that + 8 (c2, c3), tokens 8t + 2(lane%4) + {0, 1}.
 // add: add to what is there (consumer groups) instead of storing.
-template <int kRedStride>
-__device__ __forceinline__ void store_fragment(float* red, int row_block, int t, int lane, float c0, float c1, float c2,
-                                               float c3, bool add = false) {
-  float* lo = red + (t * 8 + 2 * (lane % 4)) * kRedStride + row_block * 16 + lane / 4;
-  float* hi = lo + 8;
+__device__ __forceinline__ void store_fragment(float* send, const PartialChunks& pc, int row_block, int t, int lane,
+                                               float c0, float c1, float c2, float c3, bool add = false) {
+  const int row = row_block * 16 + lane / 4, n = t * 8 + 2 * (lane % 4);
+  float* lo = send + pc.offset(row) + n * pc.stride;
+  float* hi = send + pc.offset(row + 8) + n * pc.stride;
   if (add) {
     lo[0] += c0;
-    lo[kRedStride] += c1;
+    lo[pc.stride] += c1;
     hi[0] += c2;
-    hi[kRedStride] += c3;
+    hi[pc.stride] += c3;
   } else {
     lo[0] = c0;
-    lo[kRedStride] = c1;
+    lo[pc.stride] = c1;
     hi[0] = c2;
-    hi[kRedStride] = c3;
+    hi[pc.stride] = c3;
   }
 }
 
-// The split-K epilogue, once every CTA of the cluster has stored its partial sums in `red`
-// ([kNPad][kRedStride] fp32, see Geometry): rank q sums its share of the rows over all ranks in rank
-// order, adds the bias and writes y; the last cluster barrier keeps each CTA's shared memory alive
-// until every rank has read it. A thread takes four consecutive rows of one token and loads them from
-// every rank (one 16-byte remote load per rank) before adding any, so all its remote loads are in
-// flight together, and a rank's whole share is one round of loads at 16 and 32 tokens. (Measured on the
-// H100: loading all ranks first took 10-25% off the small layers' time at 16 tokens; the 16-byte
-// loads, bench/NOTES.md.) A share is a multiple of four rows: tiles are 128 or 256 rows and M a
-// multiple of 16, so four rows are all in y or all past it, and y and bias are 16-byte aligned
-// (checked by the bindings), so their four values are one 8-byte access.
-template <class Act, int kTileM, int kRedStride, int kThreads, class Probe = NoProbe>
-__device__ __forceinline__ void reduce_cluster_and_store(float* red, const Params& p, int tid) {
-  namespace cg = cooperative_groups;
+// The split-K epilogue, once this CTA's threads have stored their partial sums in the send area
+// (xfer, PartialChunks pc). The cluster is the CTAs of one row tile along y (the launcher's clusters
+// are 1 x splits, the grid tiles x splits), so its size is gridDim.y and a CTA's rank blockIdx.y.
+//  1. Once every rank's loop is done (a relaxed cluster barrier: its stage ring, where chunks land, is
+//     free), thread 0 sends chunk q to rank q, for every other rank, as one bulk copy (async proxy,
+//     completing on rank q's partials barrier). (Seven copies issued from seven warps instead measured
+//     the same.)
+//  2. Each rank waits for the others' chunks, then sums its rows over all ranks in rank order
+//     (deterministic), adds the bias and writes y, four rows of one token per thread.
+//  3. A last relaxed barrier keeps every CTA's send area alive until all copies have landed.
+// Measured on the H100 against remote (DSMEM) loads after a release-acquire cluster barrier: the
+// release costs a GPU-scope fence, and thousands of small remote loads or stores take ~1,200-2,000
+// cycles (bench/NOTES.md). M is a multiple of 16 and y and bias are 16-byte aligned (the bindings check
+// both), so four rows are all in y or all past it, and their four values are one 8-byte access.
+template <class Act, int kTileM, int kThreads, class Probe = NoProbe>
+__device__ __forceinline__ void exchange_and_store(float* xfer, uint64_t* partials_in, const PartialChunks& pc,
+                                                   const Params& p, int tid) {
   constexpr int kVec = 4;
-  static_assert(kTileM % kVec == 0 && kRedStride % kVec == 0, "16-byte rows of partial sums");
-  cg::cluster_group cluster = cg::this_cluster();
-  sm90::cluster_fence();   // releases this CTA's partial sums to the cluster
+  const int splits = int(gridDim.y), rank = int(blockIdx.y);
+  float* recv = xfer + splits * pc.floats;
+  sm90::fence_proxy_async_shared();   // this thread's partial sums, to the bulk copies
+  __syncthreads();
   Probe::at(ProbePoint::kPartialsFenced);
-  sm90::cluster_arrive_relaxed();
-  sm90::cluster_wait();
+  if (splits > 1) {
+    sm90::cluster_arrive_relaxed();
+    sm90::cluster_wait();
+  }
   Probe::at(ProbePoint::kClusterSynced);
-  const int splits = int(cluster.num_blocks());
-  const int rank = int(cluster.block_rank());
-  const int rows_per_rank = ((kTileM + splits - 1) / splits + kVec - 1) / kVec * kVec;
-  const int row0 = rank * rows_per_rank;
-  const int nquads = max(0, min(kTileM, row0 + rows_per_rank) - row0) / kVec;
-  const float* part[kMaxSplits];
-#pragma unroll
-  for (int r = 0; r < kMaxSplits; ++r) part[r] = cluster.map_shared_rank(red, r < splits ? r : 0);
-  Probe::at(ProbePoint::kRanksMapped);
+  if (splits > 1) {
+    if (tid == 0) {
+      const uint32_t bytes = uint32_t(pc.floats) * 4;
+      sm90::mbar_arrive_expect_tx(partials_in, bytes * uint32_t(splits - 1));
+      for (int q = 0; q < splits; ++q)
+        if (q != rank)
+          sm90::bulk_copy_to_cluster(sm90::cluster_smem_addr(recv + rank * pc.floats, q), xfer + q * pc.floats, bytes,
+                                     sm90::cluster_smem_addr(partials_in, q));
+    }
+    Probe::at(ProbePoint::kPartialsSent);
+    sm90::mbar_wait(partials_in, 0);
+    // Every chunk sent to this rank has landed: arrive now, wait before exiting (step 3).
+    sm90::cluster_arrive_relaxed();
+  }
+  Probe::at(ProbePoint::kPartialsReceived);
+  const int row0 = rank * pc.rows;
+  const int nquads = max(0, min(kTileM, row0 + pc.rows) - row0) / kVec;
   for (int i = tid; i < nquads * p.n; i += kThreads) {
-    const int rl = row0 + (i % nquads) * kVec, n = i / nquads;
-    float4 v[kMaxSplits];
+    const int rl = (i % nquads) * kVec, n = i / nquads;
+    float sum[kVec];
 #pragma unroll
-    for (int r = 0; r < kMaxSplits; ++r)
-      v[r] = r < splits ? *reinterpret_cast<const float4*>(part[r] + n * kRedStride + rl) : make_float4(0.f, 0.f, 0.f, 0.f);
-    float sum[kVec] = {v[0].x, v[0].y, v[0].z, v[0].w};
-#pragma unroll
-    for (int r = 1; r < kMaxSplits; ++r) {
+    for (int r = 0; r < kMaxSplits; ++r) {
       if (r < splits) {
-        sum[0] += v[r].x;
-        sum[1] += v[r].y;
-        sum[2] += v[r].z;
-        sum[3] += v[r].w;
+        const float4 v = *reinterpret_cast<const float4*>((r == rank ? xfer : recv) + r * pc.floats + n * pc.stride + rl);
+        if (r == 0) {
+          sum[0] = v.x, sum[1] = v.y, sum[2] = v.z, sum[3] = v.w;
+        } else {
+          sum[0] += v.x, sum[1] += v.y, sum[2] += v.z, sum[3] += v.w;
+        }
       }
     }
-    if (i == tid) Probe::at(ProbePoint::kPartialsLoaded);
-    const int64_t m = int64_t(blockIdx.x) * kTileM + rl;
+    const int64_t m = int64_t(blockIdx.x) * kTileM + row0 + rl;
     if (m < p.m) {
       if (p.bias) {
         const uint2 b = *reinterpret_cast<const uint2*>(static_cast<const Act*>(p.bias) + m);
@@ -326,11 +366,7 @@ __device__ __forceinline__ void reduce_cluster_and_store(float* red, const Param
     }
   }
   Probe::at(ProbePoint::kReduced);
-  // Keeps this CTA's shared memory alive until every rank has read it. Relaxed: each thread's remote
-  // loads have returned before it arrives (their values are in its stores of y), and nothing written
-  // here is for the other CTAs, so no fence (and no wait for the stores of y).
-  sm90::cluster_arrive_relaxed();
-  sm90::cluster_wait();
+  if (splits > 1) sm90::cluster_wait();
 }
 
 // The kernel body. Pdl (a development variant, bench/dev): every thread waits for the previous grid
@@ -344,7 +380,7 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
   uint64_t* full = reinterpret_cast<uint64_t*>(smem);   // stage landed (producer arrive + bytes)
   uint64_t* empty = full + STAGES;                      // stage consumed (one arrive per consumer or sum warp)
   uint64_t* sums_ready = empty + STAGES;                // the sum warp wrote the stage's sum_g(x) (kSumWarp)
-  float* xsums = reinterpret_cast<float*>(full + G::kBarrierSets * STAGES);   // [STAGES][2][kNPad] (kSumWarp)
+  float* xsums = reinterpret_cast<float*>(full + G::kPartialsBarrier + 1);   // [STAGES][2][kNPad] (kSumWarp)
   unsigned char* pipe = smem + stage_ring_offset<G>(smem);
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
@@ -495,9 +531,10 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
   }
 
   if constexpr (Pdl) sm90::allow_dependent_launch();
-  __syncthreads();   // all stages consumed, so every copy has landed: the stages become `red`
+  __syncthreads();   // all stages consumed, so every copy has landed: the stages hold the exchange
   Probe::at(ProbePoint::kLoopDone);
-  float* red = reinterpret_cast<float*>(pipe);   // [kNPad][kRedStride]
+  float* xfer = reinterpret_cast<float*>(pipe);   // the split-K exchange (PartialChunks)
+  const PartialChunks pc(G::kTileM, G::kNPad, int(gridDim.y));
   // Each group's partial sums of the same rows, added in group order.
   for (int g = 0; g < KG; ++g) {
     if (warp < CW * KG && kg == g) {
@@ -505,12 +542,12 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
       for (int rr = 0; rr < R; ++rr)
 #pragma unroll
         for (int t = 0; t < NT; ++t)
-          store_fragment<G::kRedStride>(red, cw * R + rr, t, lane, acc[rr][t][0], acc[rr][t][1], acc[rr][t][2],
-                                        acc[rr][t][3], g > 0);
+          store_fragment(xfer, pc, cw * R + rr, t, lane, acc[rr][t][0], acc[rr][t][1], acc[rr][t][2], acc[rr][t][3],
+                         g > 0);
     }
     if (KG > 1) __syncthreads();
   }
-  reduce_cluster_and_store<Act, G::kTileM, G::kRedStride, G::kThreads, Probe>(red, p, tid);
+  exchange_and_store<Act, G::kTileM, G::kThreads, Probe>(xfer, &full[G::kPartialsBarrier], pc, p, tid);
   Probe::at(ProbePoint::kStored);
 }
 

@@ -294,16 +294,17 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
 
   __syncthreads();
   Probe::at(ProbePoint::kLoopDone);
-  float* red = reinterpret_cast<float*>(pipe);
+  float* xfer = reinterpret_cast<float*>(pipe);   // the split-K exchange (PartialChunks)
+  const PartialChunks pc(G::kTileM, kN, int(gridDim.y));
   if (warp < CW) {
 #pragma unroll
     for (int rr = 0; rr < R; ++rr)
 #pragma unroll
       for (int c = 0; c < kD / 4; ++c)
-        store_fragment<G::kRedStride>(red, (wgroup * R + rr) * 4 + wq, c, lane, acc[rr][4 * c + 0],
-                                      acc[rr][4 * c + 1], acc[rr][4 * c + 2], acc[rr][4 * c + 3]);
+        store_fragment(xfer, pc, (wgroup * R + rr) * 4 + wq, c, lane, acc[rr][4 * c + 0], acc[rr][4 * c + 1],
+                       acc[rr][4 * c + 2], acc[rr][4 * c + 3]);
   }
-  reduce_cluster_and_store<Act, G::kTileM, G::kRedStride, G::kThreads, Probe>(red, p, tid);
+  exchange_and_store<Act, G::kTileM, G::kThreads, Probe>(xfer, &full[G::kPartialsBarrier], pc, p, tid);
   Probe::at(ProbePoint::kStored);
 }
 
