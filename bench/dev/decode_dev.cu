@@ -11,7 +11,8 @@
 // ring (stage rate against ring depth), probe (per-CTA timestamps of one launch: where a CTA's time
 // goes), kgroups (consumer groups on alternate stages), n64 (the wgmma kernel at 64 tokens: row tile,
 // warpgroups, pipeline, stages and splits on the nine bench layers), wprobe (mode probe's timestamps in
-// the wgmma kernel), epi (the split-K epilogue on the catalog's small-layer configurations), floor (empty kernels in a graph), fixedg (short K, graph-timed), splits64 (64-token split counts
+// the wgmma kernel), epi (the split-K epilogue on the catalog's small-layer configurations), splits (split
+// counts of the catalog's configurations), floor (empty kernels in a graph), fixedg (short K, graph-timed), splits64 (64-token split counts
 // against the clusters that fit at once), ring2 (deeper rings for the small layers' kernels). DEV_GRAPH=1 times
 // every mode's launches as CUDA-graph replays.
 // Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
@@ -209,6 +210,16 @@ void print_probe(const std::vector<unsigned long long>& h, int ctas, int nstages
                 "passed -> chunks sent %.0f | sent -> the other ranks' chunks received %.0f | sums stored -> last "
                 "barrier passed %.0f\n",
                 med(fenced), med(sent), med(received), med(second));
+  {   // how the CTAs were placed: SMs holding 0, 1, 2, ... of them
+    std::vector<int> per_sm(1024, 0);
+    for (int c = 0; c < ctas; ++c) ++per_sm[h[size_t(c) * kProbeSlots + 122] & 1023];
+    int hist[9] = {};
+    int sms = 0;
+    CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+    for (int sm = 0; sm < sms; ++sm) ++hist[std::min(per_sm[sm], 8)];
+    std::printf("  probe placement: SMs holding 0/1/2/3/4+ CTAs: %d/%d/%d/%d/%d\n", hist[0], hist[1], hist[2], hist[3],
+                hist[4] + hist[5] + hist[6] + hist[7] + hist[8]);
+  }
   std::printf("  probe (globaltimer): CTA entries spread over %.2f us; first entry to last end %.2f us\n",
               (gte_max - gt0) * 1e-3, (gt1 - gt0) * 1e-3);
   const unsigned long long* r = h.data();
@@ -311,7 +322,7 @@ void run_with(const char* label, const Shape& sh, int N, int splits_req, bool ti
   }
   const double rel = maxerr / std::max(maxref, 1e-30);
   const int64_t tiles = (M + L::G::kTileM - 1) / L::G::kTileM;
-  const int chosen = splits_req > 0 ? splits_req : plan_splits(tiles, K, sms, 0, L::occupancy(dev).cluster_capacity).splits;
+  const int chosen = splits_req > 0 ? splits_req : plan_splits(tiles, K, sms, 0, L::occupancy(dev).cluster_capacity, L::G::kTileM).splits;
   double us = 0;
   if (time_it) {
     cudaEvent_t e0, e1;
@@ -636,6 +647,46 @@ int main(int argc, char** argv) {
     }
     run_wgmma_probe<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", reported, 16, 0);
     run_wgmma_probe<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", reported, 32, 0);
+    run_wgmma_probe<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", reported, 64, 0);
+    run_wgmma_probe<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", o8b, 64, 0);
+    return 0;
+  }
+  if (only == "splits") {   // split counts now that the split-K exchange is cheap: the catalog's configurations
+    const Shape down8{"8b.down", 4096, 14336, 128};
+    {
+      int dev = 0;
+      CK(cudaGetDevice(&dev));
+      auto show = [&](const char* label, const int* cap, int per_sm) {
+        std::printf("%s: %d CTAs per SM; clusters of 1..8 that fit at once:", label, per_sm);
+        for (int sp = 1; sp <= kMaxSplits; ++sp) std::printf(" %d", cap[sp]);
+        std::printf("\n");
+      };
+      using K1 = Launcher<__half, 4, true, false, 1, 4, 2, 8, &decode_kernel<__half, 4, true, false, 1, 4, 2, 8, 2>,
+                          false, false, 2>;
+      using W16 = wg::Launcher<__half, 4, true, false, 2, 4, 2, 8, false>;
+      using B16 = wg::Launcher<__half, 4, true, false, 2, 8, 2, 6, true>;
+      using W32 = wg::Launcher<__half, 4, true, false, 4, 4, 2, 6, false>;
+      show("kg2 s4 nt1 cw4 r2 st8", K1::occupancy(dev).cluster_capacity, K1::occupancy(dev).ctas_per_sm);
+      show("ws s4 nt2 cw4 r2 st8", W16::occupancy(dev).cluster_capacity, W16::occupancy(dev).ctas_per_sm);
+      show("wb s4 nt2 cw8 r2 st6", B16::occupancy(dev).cluster_capacity, B16::occupancy(dev).ctas_per_sm);
+      show("ws s4 nt4 cw4 r2 st6", W32::occupancy(dev).cluster_capacity, W32::occupancy(dev).ctas_per_sm);
+    }
+    if (std::getenv("DEV_CAPACITY_ONLY")) return 0;
+    if (std::getenv("DEV_PLACEMENT")) {   // where the CTAs of one launch run, for the split counts in question
+      for (int sp : {7, 8}) run_wgmma_probe<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", down8, 16, sp);
+      for (int sp : {4, 5, 6}) run_wgmma_probe<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", qkv8b, 16, sp);
+      for (int sp : {4, 5}) run_wgmma_probe<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", o70b, 16, sp);
+      for (int sp : {8}) run_wgmma_probe<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", reported, 16, sp);
+      return 0;
+    }
+    for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b, qkv70b, down}) {
+      for (int sp : {0, 4, 5, 6, 7, 8}) {
+        run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 nt1 cw4 r2 st8", sh, 1, sp, true);
+        run_wgmma<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", sh, 16, sp, true);
+        run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", sh, 16, sp, true);
+        run_wgmma<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", sh, 32, sp, true);
+      }
+    }
     return 0;
   }
   if (only == "floor") {

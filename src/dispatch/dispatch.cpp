@@ -45,19 +45,17 @@ std::string validate_problem(const GemmProblem& p) {
 
 namespace {
 
-// A wgmma decode entry's time in units of one 128-row stage. A CTA walks its 64-column stages one
-// after another (~0.5 us each on the H100: bench/NOTES.md), so a layer takes about (waves of CTAs) x
-// (stages per CTA) x (the stage's cost). A 256-row stage costs 1.4 of a 128-row one: the values 1.3-1.5
-// all order the nine bench layers' 128- vs 256-row times as measured at N=16 and 32 (us, same-run
-// candidates at 6fc3650: reported case 11.1/11.4, 8b.qkv 11.8/10.8, 70b.o 21.6/19.3; 8b.down
-// 17.7/23.4 in two runs). CTAs per SM as the launcher gets them: 3 on 128-row tiles, 2 on 256-row.
+// A wgmma decode entry's time in units of one 128-row stage: the launcher's split plan and its cost
+// model (decode_splits.h), with the grid's waves at 3 CTAs per SM on 128-row tiles and 2 on 256-row
+// (the launcher's capacity check is not known here). It orders the measured 128- and 256-row times of
+// the bench layers at 16 tokens (dev harness mode splits, seventh session, us: reported case 9.6 /
+// 10.4, 8b.qkv 9.2 / 9.8, 8b.o 7.5 / 9.3, 8b.down 15.6 / 22.0, 70b.qkv 20.2 / 22.1, 70b.o 17.5 /
+// 17.8 and 70b.down 49.5 / 47.0 on their best split counts); on ties the 128-row tile.
 double decode_stage_walk(int tile_m, const GemmProblem& p, int sm_count) {
   const int64_t tiles = (p.m + tile_m - 1) / tile_m;
   if (tiles <= 0 || p.k < decode::kStageK || sm_count <= 0) return 0.0;
-  const decode::SplitPlan plan = decode::plan_splits(tiles, p.k, sm_count);
-  const int64_t slots = int64_t(sm_count) * (tile_m == 256 ? 2 : 3);
-  const int64_t waves = (tiles * plan.splits + slots - 1) / slots;
-  return double(waves) * double(plan.stages_per_cta) * (tile_m == 256 ? 1.4 : 1.0);
+  const decode::SplitPlan plan = decode::plan_splits(tiles, p.k, sm_count, 0, nullptr, tile_m);
+  return decode::split_cost(plan, tiles, tile_m, sm_count, tile_m == 256 ? 2 : 3);
 }
 
 // Cost model for the stock CUTLASS entries: waves of output tiles (stream-K spreads the K loop of

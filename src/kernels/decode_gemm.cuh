@@ -659,7 +659,7 @@ struct Launcher {
     Params prm = base;
     const int64_t tiles = (prm.m + G::kTileM - 1) / G::kTileM;
     const Occupancy& occ = occupancy(device);   // also sets the shared-memory attribute once per device
-    const SplitPlan plan = plan_splits(tiles, prm.k, sm_count, splits, occ.cluster_capacity);
+    const SplitPlan plan = plan_splits(tiles, prm.k, sm_count, splits, occ.cluster_capacity, G::kTileM);
     prm.k_chunk = int(plan.stages_per_cta * kStageK);
     splits = plan.splits;
     const Maps maps = make_maps(prm);

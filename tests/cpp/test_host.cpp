@@ -119,7 +119,17 @@ static void test_dispatch() {
 static void test_split_plan() {
   using decode::plan_splits;
   const int h100_64_tokens[decode::kMaxSplits + 1] = {0, 264, 132, 79, 62, 47, 39, 32, 30};
-  EXPECT(plan_splits(48, 4096, 132).splits == 5, "8b.qkv, capacity unknown");
+  // 3 CTAs per SM (the 16- and 32-token wgmma kernels) on the H100: the best split counts measured
+  // (dev harness mode splits), and the capacity check.
+  const int h100_16_tokens[decode::kMaxSplits + 1] = {0, 396, 198, 124, 92, 69, 62, 47, 45};
+  EXPECT(plan_splits(48, 4096, 132).splits == 4, "8b.qkv, capacity unknown");
+  EXPECT(plan_splits(28, 8192, 132, 0, h100_16_tokens).splits == 8, "reported case: 224 CTAs");
+  EXPECT(plan_splits(32, 4096, 132, 0, h100_16_tokens).splits == 7, "8b.o: 8 splits would put 3 CTAs on some SMs");
+  EXPECT(plan_splits(32, 14336, 132, 0, h100_16_tokens).splits == 7, "8b.down");
+  EXPECT(plan_splits(64, 8192, 132, 0, h100_16_tokens).splits == 5, "70b.o 128-row: 320 CTAs");
+  EXPECT(plan_splits(80, 8192, 132, 0, h100_16_tokens).splits == 4, "70b.qkv 128-row: 69 clusters of 5 fit, 80 needed");
+  EXPECT(plan_splits(32, 28672, 132, 0, h100_16_tokens, 256).splits == 7, "70b.down 256-row");
+  EXPECT(plan_splits(14, 8192, 132, 0, h100_16_tokens, 256).splits == 8, "reported case 256-row: 112 CTAs");
   EXPECT(plan_splits(48, 4096, 132, 0, h100_64_tokens).splits == 4, "8b.qkv: 47 clusters of 5 fit, 48 needed");
   EXPECT(plan_splits(48, 4096, 132, 0, h100_64_tokens).stages_per_cta == 16, "64 stages over 4 splits");
   EXPECT(plan_splits(28, 8192, 132, 0, h100_64_tokens).splits == 8, "reported case: 30 clusters of 8 fit");

@@ -100,15 +100,17 @@ def test_32_tokens_take_the_wgmma_decode_kernel_else_stock_tiles(weight):
 
 
 @pytest.mark.parametrize("weight,m,k,n,tile_m", [
-    # the wgmma kernel (16 and 32 tokens): fewer stage costs walked per CTA, as measured (same-run
-    # candidates, bench/results/h100-sxm-candidates-6fc3650.jsonl, and bench/NOTES.md)
-    ("s4", 3584, 8192, 16, 128),     # reported case: 11.1 vs 11.4 us
-    ("s4", 4096, 4096, 32, 128),     # 8b.o: 10.0 vs 12.0
-    ("s4", 6144, 4096, 16, 256),     # 8b.qkv: 11.8 vs 10.8
-    ("u4", 6144, 4096, 32, 256),     # 8b.qkv (the int4 times): 13.4 vs 12.4
-    ("s4", 4096, 14336, 16, 128),    # 8b.down: 17.7 vs 23.4 (two bench runs)
-    ("s4", 8192, 8192, 16, 256),     # 70b.o: 21.6 vs 19.3
+    # the wgmma kernel (16 and 32 tokens): the split plan's cost model, as measured at each tile's best
+    # split count (dev harness mode splits, bench/NOTES.md "Split counts", us, 128 vs 256 rows)
+    ("s4", 3584, 8192, 16, 128),     # reported case: 9.6 vs 10.4 us
+    ("s4", 4096, 4096, 32, 128),     # 8b.o: 8.8 vs 12.0 (at 6fc3650)
+    ("s4", 6144, 4096, 16, 128),     # 8b.qkv: 9.2 (4 splits) vs 9.8
+    ("u4", 6144, 4096, 32, 128),     # 8b.qkv (the int4 times): 10.3 (4 splits) vs 11.7 (bench)
+    ("s4", 4096, 14336, 16, 128),    # 8b.down: 15.6 vs 22.0
+    ("s4", 10240, 8192, 16, 128),    # 70b.qkv: 20.2 (4 splits) vs 22.1
+    ("s4", 8192, 8192, 16, 256),     # 70b.o: 17.5 vs 17.8 (the model: 50.6 vs 49.4)
     ("s4", 8192, 8192, 32, 256),
+    ("s4", 8192, 28672, 16, 256),    # 70b.down: 49.5 vs 47.0
     ("s4", 57344, 8192, 16, 256),    # 70b.gate_up: 118 vs 97 (dev harness)
     # mma.sync by weight size
     ("s4", 8192, 8192, 8, 128),      # 8 tokens: 256 rows from 80M elements
