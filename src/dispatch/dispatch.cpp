@@ -47,10 +47,11 @@ namespace {
 
 // A wgmma decode entry's time in units of one 128-row stage: the launcher's split plan and its cost
 // model (decode_splits.h), with the grid's waves at 3 CTAs per SM on 128-row tiles and 2 on 256-row
-// (the launcher's capacity check is not known here). It orders the measured 128- and 256-row times of
-// the bench layers at 16 tokens (dev harness mode splits, seventh session, us: reported case 9.6 /
-// 10.4, 8b.qkv 9.2 / 9.8, 8b.o 7.5 / 9.3, 8b.down 15.6 / 22.0, 70b.qkv 20.2 / 22.1, 70b.o 17.5 /
-// 17.8 and 70b.down 49.5 / 47.0 on their best split counts); on ties the 128-row tile.
+// (the launcher's capacity check is not known here); on ties the 128-row tile. It orders the bench
+// layers' 128- and 256-row times at 16 tokens as measured. Same-run candidates at 07d0996
+// (bench/results/h100-sxm-candidates-07d0996.jsonl, us, 128 vs 256 rows):
+// 8b.qkv 9.5 / 10.1, 70b.qkv 20.1 / 23.4, 70b.o 17.3 / 18.1, 8b.gate_up 28.0 / 25.9; dev harness mode
+// splits: reported case 9.6 / 10.4, 8b.o 7.5 / 9.3, 8b.down 15.6 / 22.0, 70b.down 49.5 / 47.0.
 double decode_stage_walk(int tile_m, const GemmProblem& p, int sm_count) {
   const int64_t tiles = (p.m + tile_m - 1) / tile_m;
   if (tiles <= 0 || p.k < decode::kStageK || sm_count <= 0) return 0.0;

@@ -31,9 +31,10 @@ inline SplitPlan chunked_plan(int64_t stages, int64_t splits) {
 //    (192-320 CTAs) and loaded the others unevenly, so the CTAs are taken as spread over 7/8 of the
 //    SMs, rounded up (e.g. 256 CTAs: 16 SMs held three).
 //  - A stage's time against the busiest SM's load (its CTAs x their tile rows / 128), in units of a
-//    lone 128-row CTA's stage: a CTA's own chain sets the pace (1 for 128 rows, 1.53 for 256) until
-//    the SM's share of HBM does, in proportion to the bytes. Measured per stage: 128-row tiles 0.27 /
-//    0.36 / 0.48 us with 1 / 2 / 3 CTAs on the busiest SM, 256-row tiles 0.41 / 0.70 / 1.2 us.
+//    lone 128-row CTA's stage (0.27 us): a CTA's own chain sets the pace (1 for 128 rows, 1.53 for 256)
+//    until the SM's share of HBM does. Measured per stage (fixed cost ~3.9 us taken off): load 2 /
+//    3: 0.36 / 0.51 us (128-row tiles, 2 / 3 CTAs on the busiest SM), load 4 / 6: 0.70 / 1.0-1.2 us
+//    (256-row tiles, 2 / 3 CTAs).
 //  - ctas_per_sm > 0 (the dispatcher's estimate for a grid that may not fit at once): the waves of
 //    CTAs, and at most that many on an SM.
 inline int64_t busiest_sm_ctas(int64_t ctas, int sm_count) {
@@ -41,8 +42,10 @@ inline int64_t busiest_sm_ctas(int64_t ctas, int sm_count) {
   return (ctas + usable - 1) / usable;
 }
 inline double stage_time(int64_t load, int tile_rows) {
+  static constexpr double kByLoad[] = {1.0, 1.0, 1.36, 1.92, 2.64, 3.55, 4.5};
+  const double shared = load <= 6 ? kByLoad[std::max<int64_t>(load, 0)] : kByLoad[6] + 0.95 * double(load - 6);
   const double chain = 1.0 + 0.53 * (std::max(1, tile_rows / 128) - 1);
-  return std::max(chain, double(load) / 1.54);
+  return std::max(chain, shared);
 }
 inline double split_cost(const SplitPlan& plan, int64_t tiles, int tile_rows, int sm_count, int ctas_per_sm = 0) {
   const int64_t ctas = tiles * plan.splits;

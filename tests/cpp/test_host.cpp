@@ -122,7 +122,7 @@ static void test_split_plan() {
   // 3 CTAs per SM (the 16- and 32-token wgmma kernels) on the H100: the best split counts measured
   // (dev harness mode splits), and the capacity check.
   const int h100_16_tokens[decode::kMaxSplits + 1] = {0, 396, 198, 124, 92, 69, 62, 47, 45};
-  EXPECT(plan_splits(48, 4096, 132).splits == 4, "8b.qkv, capacity unknown");
+  EXPECT(plan_splits(48, 4096, 132).splits == 6, "8b.qkv, capacity unknown (6 and 4 measured within 1-4%)");
   EXPECT(plan_splits(28, 8192, 132, 0, h100_16_tokens).splits == 8, "reported case: 224 CTAs");
   EXPECT(plan_splits(32, 4096, 132, 0, h100_16_tokens).splits == 7, "8b.o: 8 splits would put 3 CTAs on some SMs");
   EXPECT(plan_splits(32, 14336, 132, 0, h100_16_tokens).splits == 7, "8b.down");
