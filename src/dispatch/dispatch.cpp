@@ -81,15 +81,17 @@ double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count) 
     // (70b.o, 67M: 29.5 vs 28.9), and mma.sync at 32 and 64 tokens, the stock tiles win, and decode
     // entries only run what they cannot (group size 32).
     // Within the family: the narrowest token bucket, then 128 or 256 rows (8 consumer warps). For the
-    // wgmma kernel at 16 and 32 tokens the tile whose CTAs walk fewer stage costs (decode_stage_walk).
-    // For mma.sync, by weight size as measured: 8 tokens, 256 rows from 80M elements (N=16 before the
-    // parallel cluster reduction: 8b.o 13.5/18.8 us, 70b.o (67M) 29.4/31.7, 70b.qkv (84M) 35.6/32.0);
-    // int8 at 16 and 32 tokens, from 48M (8b.down N=16: 31.2/26.2 us).
+    // wgmma kernel and the 4-bit 8-token kernel the tile whose CTAs walk fewer stage costs
+    // (decode_stage_walk; 8 tokens, same-run candidates at 13be77f, us, 128 vs 256 rows: 70b.qkv 19.6 /
+    // 20.5, 70b.down 47.2 / 47.0, 70b.gate_up 89.9 / 89.0, 8b.gate_up 25.0 / 25.1, 70b.o 17.0 / 17.1).
+    // int8 by weight size as measured: 8 tokens, 256 rows from 80M elements; 16 and 32 tokens, from
+    // 48M (8b.down N=16: 31.2/26.2 us).
     const bool wgmma = std::string(e.mma) == "wgmma";
     const bool preferred = e.tile_n <= 16 || (e.tile_n == 32 && wgmma) ||
                            (e.tile_n == 64 && wgmma && elements < 64.0e6 && p.n <= 64);
-    const bool wide_rows = wgmma ? decode_stage_walk(256, p, sm_count) < decode_stage_walk(128, p, sm_count)
-                                 : elements >= (e.tile_n < 16 ? 80.0e6 : 48.0e6);
+    const bool walk = wgmma || (e.tile_n < 16 && e.weight != WeightType::S8);
+    const bool wide_rows = walk ? decode_stage_walk(256, p, sm_count) < decode_stage_walk(128, p, sm_count)
+                                : elements >= (e.tile_n < 16 ? 80.0e6 : 48.0e6);
     const bool tile_fits = (e.tile_m == 256) == wide_rows;
     return (preferred ? 1.0 : 1.0e6) + (tile_fits ? 0.0 : 0.5) + e.tile_n / 64.0;
   }

@@ -113,9 +113,12 @@ def test_32_tokens_take_the_wgmma_decode_kernel_else_stock_tiles(weight):
     ("s4", 28672, 4096, 16, 256),    # 8b.gate_up: 25.9 vs 28.0 (same run)
     ("s4", 8192, 28672, 16, 256),    # 70b.down: 49.5 vs 47.0
     ("s4", 57344, 8192, 16, 256),    # 70b.gate_up: 118 vs 97 (dev harness)
-    # mma.sync by weight size
-    ("s4", 8192, 8192, 8, 128),      # 8 tokens: 256 rows from 80M elements
-    ("s4", 57344, 8192, 8, 256),
+    # the 4-bit 8-token kernel (mma.sync) by the same cost model (same-run candidates at 13be77f, N=1)
+    ("s4", 8192, 8192, 8, 128),      # 70b.o: 17.0 vs 17.1
+    ("s4", 10240, 8192, 8, 128),     # 70b.qkv: 19.6 vs 20.5
+    ("s4", 57344, 8192, 8, 256),     # 70b.gate_up: 89.9 vs 89.0
+    ("s4", 8192, 28672, 8, 256),     # 70b.down: 47.2 vs 47.0
+    # int8's mma.sync kernel by weight size
     ("s8", 4096, 14336, 16, 256),    # int8's mma.sync kernel: 256 rows from 48M elements
 ])
 def test_decode_row_tile_rule(weight, m, k, n, tile_m):
