@@ -24,9 +24,10 @@
 //    work (including 32); no scale is rounded into a 16-bit weight.
 //    (The wgmma kernel of the 16-, 32- and 64-token buckets of 4-bit weights, decode_wgmma.cuh, reuses
 //    this pipeline but applies the scales to the weight fragments in 16-bit arithmetic instead.)
-//  - Split-K over a thread-block cluster along gridDim.y, reduced through distributed shared memory:
-//    every SM streams weights even when M is small, with no workspace, no atomics, no extra kernel,
-//    a deterministic sum order, and nothing a relaunch or graph replay could find in a stale state.
+//  - Split-K over a thread-block cluster along gridDim.y, reduced through distributed shared memory
+//    (exchange_and_store: each rank's rows of every CTA's partial sums arrive as one bulk copy): every
+//    SM streams weights even when M is small, with no workspace, no atomics, no extra kernel, a
+//    deterministic sum order, and nothing a relaunch or graph replay could find in a stale state.
 #pragma once
 
 #include <algorithm>
@@ -146,18 +147,18 @@ struct Geometry {
   static constexpr int kPipeBytes = STAGES * kStageBytes;
   // The split-K exchange (PartialChunks) reuses the stages once the loop is done.
   static constexpr int kExchangeBytes = exchange_bytes(kTileM, kNPad);
-  static constexpr size_t kSmem = size_t(kBarRegion) + 1024 +
-                                  size_t(kPipeBytes > kExchangeBytes ? kPipeBytes : kExchangeBytes);   // +1 KB: alignment
+  static constexpr size_t kSmem =   // +1 KB: the ring's alignment
+      size_t(kBarRegion) + 1024 + size_t(kPipeBytes > kExchangeBytes ? kPipeBytes : kExchangeBytes);
   static_assert(kTileM / 16 <= 256 && kWBlockBytes % 16 == 0, "TMA box limits");
   static_assert(NT == 1 || NT % 2 == 0, "token tiles are loaded in pairs");
   static_assert(kXBytes % 1024 == 0, "swizzled activation boxes are whole 1 KB units");
 };
 
-// Dynamic shared memory: the barriers full[STAGES], empty[STAGES] and, with a sum warp,
-// sums_ready[STAGES]; the sum warp's sums; then the stage ring at the first 1 KB boundary (the
-// activation boxes are 128-byte swizzled). Kernels add this byte offset to `smem` itself, which keeps
-// every access in the shared window (LDS, not generic loads); a helper returning the pointers compiled
-// to a longer kernel (128 bytes more of machine code).
+// Dynamic shared memory: the barriers full[STAGES], empty[STAGES], with a sum warp sums_ready[STAGES],
+// and the split-K exchange's partials barrier; the sum warp's sums; then the stage ring at the first
+// 1 KB boundary (the activation boxes are 128-byte swizzled). Kernels add this byte offset to `smem`
+// itself, which keeps every access in the shared window (LDS, not generic loads); a helper returning
+// the pointers compiled to a longer kernel (128 bytes more of machine code).
 template <class G>
 __device__ __forceinline__ uint32_t stage_ring_offset(const unsigned char* smem) {
   const uint32_t base = sm90::smem_addr(smem);
@@ -341,7 +342,8 @@ __device__ __forceinline__ void exchange_and_store(float* xfer, uint64_t* partia
 #pragma unroll
     for (int r = 0; r < kMaxSplits; ++r) {
       if (r < splits) {
-        const float4 v = *reinterpret_cast<const float4*>((r == rank ? xfer : recv) + r * pc.floats + n * pc.stride + rl);
+        const float* chunk = (r == rank ? xfer : recv) + r * pc.floats;   // own chunk, or rank r's
+        const float4 v = *reinterpret_cast<const float4*>(chunk + n * pc.stride + rl);
         if (r == 0) {
           sum[0] = v.x, sum[1] = v.y, sum[2] = v.z, sum[3] = v.w;
         } else {

@@ -1,5 +1,5 @@
 // The decode family's wgmma kernel: the pipeline of decode_gemm.cuh (producer, TMA stages, split-K
-// cluster reduction, unchanged) with warpgroup MMAs in place of mma.sync. Serves the 16-, 32- and
+// exchange, unchanged) with warpgroup MMAs in place of mma.sync. Serves the 16-, 32- and
 // 64-token buckets of 4-bit weights in the catalog (decode_entry.cuh; bench/NOTES.md has the numbers).
 //
 //  - Consumer warps form warpgroups; warpgroup g owns R slabs of 64 rows and warp w of the group the
