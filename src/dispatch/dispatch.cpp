@@ -66,7 +66,8 @@ double decode_stage_walk(int tile_m, const GemmProblem& p, int sm_count) {
 // 256-row tiles (64 tokens) read the activations once per 256 rows instead of per 128: measured on
 // the H100 at N=64 (same-run candidates, bench/results/h100-sxm-candidates-n64-e85c3f1.jsonl) they win from
 // 80M weight elements (70b.gate_up 138.8 vs 170.0 us, 70b.down 74.1 vs 85.7, 70b.qkv 34.0 vs 41.3,
-// 8b.gate_up 37.1 vs 46.0) and lose below (70b.o 31.9 vs 28.9, reported case 34.5 vs 23.1).
+// 8b.gate_up 37.1 vs 46.0) and lose below (70b.o 31.9 vs 28.9, reported case 34.5 vs 23.1). Below it,
+// at 33-64 tokens, the wgmma decode kernel takes the call (heuristic_cost).
 constexpr double kWideRowsElements = 80.0e6;
 
 double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count) {
@@ -75,10 +76,11 @@ double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count) 
     // Measured on the H100 (bench/NOTES.md): for N <= 16 the decode family beats every stock entry on
     // the bench layers (70b.gate_up N=16: 96 us vs 117 us; reported case 15.6 vs 19.3 us), and so do
     // its wgmma entries at 32 tokens (reported case 13.3 vs 20.1 us, 70b.down 55.9 vs 66.9, dev
-    // harness against the bench's CUTLASS picks) and at 64 tokens on weights below 64M elements
+    // harness against the bench's CUTLASS picks) and at 64 tokens on weights below 80M elements
     // (reported case 15.1 vs 23.1 us, 8b.o 13.0 vs 17.8, 8b.down 23.9 vs 28.6, 8b.qkv 15.4 vs 18.7 with
-    // the split count its clusters fit in, decode_splits.h); for wider N, larger weights at 64 tokens
-    // (70b.o, 67M: 29.5 vs 28.9), and mma.sync at 32 and 64 tokens, the stock tiles win, and decode
+    // the split count its clusters fit in, decode_splits.h; 70b.o, 67M, since the bulk-copy exchange:
+    // 26.7 us in the dev harness against the stock 128x64 tile's 28.7 in the bench); for wider N,
+    // larger weights at 64 tokens, and mma.sync at 32 and 64 tokens, the stock tiles win, and decode
     // entries only run what they cannot (group size 32).
     // Within the family: the narrowest token bucket, then 128 or 256 rows (8 consumer warps). For the
     // wgmma kernel and the 4-bit 8-token kernel the tile whose CTAs walk fewer stage costs
@@ -88,7 +90,7 @@ double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count) 
     // 48M (8b.down N=16: 31.2/26.2 us).
     const bool wgmma = std::string(e.mma) == "wgmma";
     const bool preferred = e.tile_n <= 16 || (e.tile_n == 32 && wgmma) ||
-                           (e.tile_n == 64 && wgmma && elements < 64.0e6 && p.n <= 64);
+                           (e.tile_n == 64 && wgmma && elements < kWideRowsElements && p.n <= 64);
     const bool walk = wgmma || (e.tile_n < 16 && e.weight != WeightType::S8);
     const bool wide_rows = walk ? decode_stage_walk(256, p, sm_count) < decode_stage_walk(128, p, sm_count)
                                 : elements >= (e.tile_n < 16 ? 80.0e6 : 48.0e6);
