@@ -2,19 +2,29 @@
 // decode_kernel against a naive fp32 reference and times them with weights streamed from HBM, so
 // one nvcc compile on the GPU machine explores many variants. Build and run (on the H100):
 //   nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -Isrc -o /tmp/decode_dev bench/dev/decode_dev.cu
-//   /tmp/decode_dev [check|ncu|u4|wgmma|pdl|s8stages]
+//   /tmp/decode_dev [mode]
 // (-gencode, not -arch=sm_90a: CUDA 13.0's nvcc -arch=sm_90a also builds compute_90 PTX, where ptxas rejects wgmma.)
-// Modes: (none) check + speed sweep, check, wcheck (check, then the wgmma kernel's correctness cases), ncu, u4 (uint4 vs int4 timings), u4kg (uint4 with one or
-// two consumer groups), wgmma (the wgmma kernel of decode_wgmma.cuh: every type, then 16/32/64 tokens
-// against mma.sync), pdl (late-trigger programmatic dependent launch), s8stages (int8 256-row stage
-// counts), fixed (small-layer fixed cost: short K, forced splits), tiles (64-row tiles on small layers),
-// ring (stage rate against ring depth), probe (per-CTA timestamps of one launch: where a CTA's time
-// goes), kgroups (consumer groups on alternate stages), n64 (the wgmma kernel at 64 tokens: row tile,
-// warpgroups, pipeline, stages and splits on the nine bench layers), wprobe (mode probe's timestamps in
-// the wgmma kernel), epi (the split-K epilogue on the catalog's small-layer configurations), splits (split
-// counts of the catalog's configurations), floor (empty kernels in a graph), fixedg (short K, graph-timed), splits64 (64-token split counts
-// against the clusters that fit at once), ring2 (deeper rings for the small layers' kernels). DEV_GRAPH=1 times
-// every mode's launches as CUDA-graph replays.
+// Modes:
+//   (none)    check + speed sweep
+//   check     correctness of decode_kernel configurations (odd sizes, group 32, split counts)
+//   wcheck    check, then the wgmma kernel's correctness cases (what the sanitizer runs)
+//   ncu       one launch each, for ncu
+//   u4, u4kg  uint4 vs int4 timings; uint4 with one or two consumer groups
+//   wgmma     the wgmma kernel of decode_wgmma.cuh: every type, then 16/32/64 tokens against mma.sync
+//   pdl       late-trigger programmatic dependent launch
+//   s8stages  int8 256-row stage counts
+//   fixed     small-layer fixed cost: short K, forced splits (fixedg: the same, graph-timed)
+//   tiles     64-row tiles on small layers
+//   ring      stage rate against ring depth (ring2: deeper rings for the small layers' kernels)
+//   probe     per-CTA timestamps of one launch: where a CTA's time goes (wprobe: the wgmma kernel)
+//   kgroups   consumer groups on alternate stages
+//   n64       the wgmma kernel at 64 tokens: row tile, warpgroups, pipeline, stages, splits
+//   epi       the split-K exchange on the catalog's small-layer configurations, with probe stamps
+//   splits    split counts of the catalog's configurations; DEV_CAPACITY_ONLY=1 prints only the
+//             clusters that fit, DEV_PLACEMENT=1 only where one launch's CTAs ran (SMs per CTA count)
+//   splits64  64-token split counts against the clusters that fit at once
+//   floor     empty kernels in a graph
+// DEV_GRAPH=1 times every mode's launches as CUDA-graph replays.
 // Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
 #include <algorithm>
 #include <cstdio>
