@@ -41,9 +41,10 @@ struct LauncherFor<true, Act, Bits, Signed, Zero, NT, CW, R, STAGES, KG> {
 // 256-row tiles, as measured fastest), else decode_kernel's mma.sync; the catalog (catalog.py,
 // decode_mma) says which entry takes which. The wgmma kernel at 32 tokens takes 6 stages (two CTAs per
 // SM as the dev harness measured it), at 64 tokens on two warpgroups 8 stages of 13 KB (two CTAs per
-// SM). 8-token 128-row tiles (the small layers' mma.sync kernel) take two consumer groups: 8-11% faster at N=1 and 8 on the small bench layers (reported case 12.05 ->
-// 10.50 us, 8b.o 9.20 -> 8.42, 70b.o 20.31 -> 19.23; dev harness mode kgroups, H100); four groups
-// were no faster (occupancy halves).
+// SM). 8-token 128-row tiles (the small layers' mma.sync kernel) take two consumer groups: 8-11%
+// faster at N=1 and 8 on the small bench layers (reported case 12.05 -> 10.50 us, 8b.o 9.20 -> 8.42,
+// 70b.o 20.31 -> 19.23; dev harness mode kgroups, H100); four groups were no faster (occupancy
+// halves).
 template <class Act, WeightType WT, int NT, int TM, bool Wgmma>
 struct DecodeGemm {
   static constexpr int kBits = WT == WeightType::S8 ? 8 : 4;

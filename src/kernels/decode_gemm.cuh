@@ -37,7 +37,6 @@
 #include <stdexcept>
 #include <string>
 
-
 #include "catalog/entry.h"
 #include "kernels/decode_convert.cuh"
 #include "kernels/decode_splits.h"

@@ -92,11 +92,9 @@ __device__ __forceinline__ void allow_dependent_launch() {
   asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
 }
 
-// Thread-block cluster barrier halves. The arrive is relaxed: a caller that hands data to other CTAs
-// puts cluster_fence() before it (a cluster-scope release: ptxas emits a GPU-scope MEMBAR for it, which
-// also waits for this thread's global stores, so a barrier that only keeps shared memory alive skips it).
-// The wait acquires.
-__device__ __forceinline__ void cluster_fence() { asm volatile("fence.acq_rel.cluster;\n" ::: "memory"); }
+// Thread-block cluster barrier halves. The arrive is relaxed: a cluster-scope release would cost a
+// GPU-scope MEMBAR (ptxas's choice on sm_90a), which also waits for this thread's global stores; data
+// handed to other CTAs goes by bulk copies that complete on mbarriers instead. The wait acquires.
 __device__ __forceinline__ void cluster_arrive_relaxed() {
   asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
 }

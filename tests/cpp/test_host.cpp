@@ -114,8 +114,9 @@ static void test_dispatch() {
   }
 }
 
-// The decode family's split plan: about 1.5 CTAs per SM, lowered while the row tiles' clusters would
-// not all fit at once (capacities as the H100 reports them for the 64-token kernel at two CTAs per SM).
+// The decode family's split plan: the cheapest by split_cost among the plans whose clusters all fit at
+// once (capacities as the H100 reports them: 16-token kernels at three CTAs per SM, the 64-token
+// kernel at two).
 static void test_split_plan() {
   using decode::plan_splits;
   const int h100_64_tokens[decode::kMaxSplits + 1] = {0, 264, 132, 79, 62, 47, 39, 32, 30};
