@@ -24,7 +24,6 @@
 //             clusters that fit, DEV_PLACEMENT=1 only where one launch's CTAs ran (SMs per CTA count)
 //   splits64  64-token split counts against the clusters that fit at once
 //   floor     empty kernels in a graph
-//   streamk   stream-K grids on the large layers (skcheck: only their correctness cases)
 // DEV_GRAPH=1 times every mode's launches as CUDA-graph replays.
 // Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
 #include <algorithm>
@@ -317,14 +316,6 @@ void run_with(const char* label, const Shape& sh, int N, int splits_req, bool ti
   int dev = 0, sms = 0;
   CK(cudaGetDevice(&dev));
   CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-  unsigned char* ws = nullptr;   // stream-K: arrival counters (zeroed once; the last arrival resets each) and slots
-  if constexpr (L::kStreamK) {
-    const size_t bytes = L::workspace_size(M, K, sms);
-    CK(cudaMalloc(&ws, bytes));
-    CK(cudaMemset(ws, 0, bytes));
-    p.tile_arrivals = reinterpret_cast<unsigned*>(ws);
-    p.partials = reinterpret_cast<float*>(ws + streamk::counters_bytes((M + L::G::kTileM - 1) / L::G::kTileM));
-  }
   L::launch(p, dev, sms, 0, splits_req);
   CK(cudaDeviceSynchronize());
   std::vector<Act> hy(size_t(N) * M);
@@ -341,8 +332,7 @@ void run_with(const char* label, const Shape& sh, int N, int splits_req, bool ti
   }
   const double rel = maxerr / std::max(maxref, 1e-30);
   const int64_t tiles = (M + L::G::kTileM - 1) / L::G::kTileM;
-  int chosen = splits_req > 0 ? splits_req : plan_splits(tiles, K, sms, 0, L::occupancy(dev).cluster_capacity, L::G::kTileM).splits;
-  if constexpr (L::kStreamK) chosen = L::grid(M, K, dev, sms, splits_req);   // stream-K: the grid's CTAs
+  const int chosen = splits_req > 0 ? splits_req : plan_splits(tiles, K, sms, 0, L::occupancy(dev).cluster_capacity, L::G::kTileM).splits;
   double us = 0;
   if (time_it) {
     cudaEvent_t e0, e1;
@@ -428,7 +418,6 @@ void run_with(const char* label, const Shape& sh, int N, int splits_req, bool ti
   CK(cudaFree(x));
   CK(cudaFree(y));
   CK(cudaFree(ref));
-  if (ws) CK(cudaFree(ws));
 }
 
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST>
@@ -480,14 +469,6 @@ template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, in
 void run_wgmma(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
   run_with<wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>, Act, Bits, Signed, Zero>(label, sh, N,
                                                                                                     splits_req, time_it);
-}
-
-// The wgmma kernel on a stream-K grid (decode_streamk.cuh); MinCtas: CTAs per SM its registers must
-// allow. splits_req > 0: that many CTAs instead of as many as fit (to force tiles shared by more CTAs).
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, bool PerBlock, int MinCtas = 1>
-void run_streamk(const char* label, const Shape& sh, int N, int ctas, bool time_it) {
-  run_with<wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock, true, MinCtas>, Act, Bits, Signed, Zero>(
-      label, sh, N, ctas, time_it);
 }
 
 // Mode floor: what a CUDA-graph replay of empty kernels costs per kernel (224 CTAs of 160 threads, with
@@ -715,44 +696,6 @@ int main(int argc, char** argv) {
         run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", sh, 16, sp, true);
         run_wgmma<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", sh, 32, sp, true);
       }
-    }
-    return 0;
-  }
-  if (only == "streamk" || only == "skcheck") {   // stream-K grids for large layers (decode_streamk.cuh)
-    // Correctness: tiles shared by 2-4 CTAs (forced small grids), odd M (a partial last tile), group
-    // 32, uint4, bf16, N below the bucket; the "splits" column is the grid's CTA count.
-    const Shape odd{"odd.3600x2048", 3600, 2048, 64}, wide{"8192x1024", 8192, 1024, 32};
-    run_streamk<__half, 4, true, false, 2, 8, 2, 6, true, 3>("sk s4 f16 nt2 cw8 r2 st6", odd, 16, 0, false);
-    run_streamk<__half, 4, true, false, 2, 8, 2, 6, true, 3>("sk s4 f16 nt2 cw8 r2 st6", odd, 11, 7, false);
-    run_streamk<__half, 4, true, false, 2, 8, 2, 6, true, 3>("sk s4 f16 nt2 cw8 r2 st6", odd, 16, 37, false);
-    run_streamk<__nv_bfloat16, 4, true, false, 4, 8, 2, 6, true, 2>("sk s4 bf16 nt4 cw8 r2 st6", wide, 29, 0, false);
-    run_streamk<__half, 4, false, true, 4, 8, 2, 6, true, 2>("sk u4 f16 nt4 cw8 r2 st6", odd, 32, 19, false);
-    run_streamk<__half, 4, false, true, 8, 16, 1, 10, false>("sk u4 f16 nt8 cw16 r1 st10", wide, 64, 0, false);
-    run_streamk<__nv_bfloat16, 4, true, false, 8, 16, 1, 10, false>("sk s4 bf16 nt8 cw16 r1 st10", odd, 50, 13, false);
-    run_streamk<__half, 4, true, false, 8, 8, 2, 6, true>("sk s4 f16 nt8 cw8 r2 st6", wide, 64, 5, false);
-    run_streamk<__half, 4, true, false, 8, 8, 1, 8, false, 2>("sk s4 f16 nt8 cw8 r1 st8", odd, 64, 0, false);
-    if (only == "skcheck") return 0;
-    const Shape gu8{"8b.gate_up", 28672, 4096, 128};
-    if (const char* g = std::getenv("DEV_SK_GRID")) {   // stream-K at a set grid against the catalog's kernels
-      const int ctas = std::atoi(g);
-      for (const Shape& sh : {gate_up, gu8, qkv70b, down}) {
-        run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", sh, 16, 0, true);
-        run_streamk<__half, 4, true, false, 2, 8, 2, 6, true, 2>("sk s4 nt2 cw8 r2 st6 x2", sh, 16, ctas, true);
-        run_wgmma<__half, 4, true, false, 4, 8, 2, 6, true>("wb s4 nt4 cw8 r2 st6", sh, 32, 0, true);
-        run_streamk<__half, 4, true, false, 4, 8, 2, 6, true, 2>("sk s4 nt4 cw8 r2 st6", sh, 32, ctas, true);
-      }
-      return 0;
-    }
-    for (const Shape& sh : {gate_up, gu8, qkv70b, down}) {
-      run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", sh, 16, 0, true);
-      run_streamk<__half, 4, true, false, 2, 8, 2, 6, true, 3>("sk s4 nt2 cw8 r2 st6", sh, 16, 0, true);
-      run_streamk<__half, 4, true, false, 2, 8, 2, 6, true, 2>("sk s4 nt2 cw8 r2 st6 x2", sh, 16, 0, true);
-      run_wgmma<__half, 4, true, false, 4, 8, 2, 6, true>("wb s4 nt4 cw8 r2 st6", sh, 32, 0, true);
-      run_streamk<__half, 4, true, false, 4, 8, 2, 6, true, 2>("sk s4 nt4 cw8 r2 st6", sh, 32, 0, true);
-      run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64, 0, true);
-      run_wgmma<__half, 4, true, false, 8, 16, 1, 10, false>("ws s4 nt8 cw16 r1 st10", sh, 64, 0, true);
-      run_streamk<__half, 4, true, false, 8, 16, 1, 10, false>("sk s4 nt8 cw16 r1 st10", sh, 64, 0, true);
-      run_streamk<__half, 4, true, false, 8, 8, 1, 8, false, 2>("sk s4 nt8 cw8 r1 st8", sh, 64, 0, true);
     }
     return 0;
   }

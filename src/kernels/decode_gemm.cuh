@@ -58,10 +58,6 @@ struct Params {
   void* y;                  // [N, M]
   int m, n, k, group;
   int k_chunk;              // K columns per CTA (multiple of kStageK)
-  // Stream-K launches only (decode_streamk.cuh): per-tile arrival counters (zero at launch) and the
-  // partial-sum slots, both in the caller's workspace.
-  unsigned* tile_arrivals;
-  float* partials;
 };
 
 // Development hook (bench/dev/decode_dev.cu, mode probe): decode_body and produce_stages call
@@ -198,19 +194,17 @@ __device__ __forceinline__ void prepare_producer(const Maps& maps, uint64_t* ful
 }
 
 // The producer (one thread): claims each free stage in turn, announces its bytes and issues its three
-// or four TMA boxes. Weights are read once, so they are marked evict-first in L2. The first stage takes
-// ring slot 0 in the ring's phase ph0 (a stream-K CTA walks several row tiles through one ring, each
-// padded to whole rings: decode_streamk.cuh).
+// or four TMA boxes. Weights are read once, so they are marked evict-first in L2.
 template <class G, bool Zero, int STAGES, class Probe = NoProbe>
 __device__ __forceinline__ void produce_stages(const Maps& maps, const Params& p, unsigned char* pipe, uint64_t* full,
-                                               uint64_t* empty, int k0, int nstages, int mb0, int ph0 = 0) {
+                                               uint64_t* empty, int k0, int nstages, int mb0) {
   uint64_t policy = 0;
   if constexpr (Probe::kEvictFirst) policy = sm90::l2_evict_first_policy();
   for (int s = 0; s < nstages; ++s) {
     const int slot = s % STAGES;
     unsigned char* st = pipe + slot * G::kStageBytes;
     const int ks = k0 + s * kStageK;
-    sm90::mbar_wait(&empty[slot], ((s / STAGES) & 1) ^ 1 ^ ph0);
+    sm90::mbar_wait(&empty[slot], ((s / STAGES) & 1) ^ 1);
     Probe::at(ProbePoint::kClaimed, s);
     sm90::mbar_arrive_expect_tx(&full[slot], G::kTxBytes);
     sm90::tma_load_2d(st, &maps.x, ks, 0, &full[slot]);
@@ -222,17 +216,6 @@ __device__ __forceinline__ void produce_stages(const Maps& maps, const Params& p
     sm90::tma_load_2d(sdst, &maps.s, mb0 * 16, ks / p.group, &full[slot]);
     if constexpr (Zero) sm90::tma_load_2d(sdst + 2 * G::kTileM * 2, &maps.z, mb0 * 16, ks / p.group, &full[slot]);
     Probe::at(ProbePoint::kIssued, s);
-  }
-}
-
-// Ring positions [from, to) of the phase that starts at slot 0 in phase ph0, carrying no data: the
-// producer claims each slot and completes its phase with a plain arrival (no bytes), so that the next
-// segment starts at slot 0 again.
-template <int STAGES>
-__device__ __forceinline__ void pad_ring(uint64_t* full, uint64_t* empty, int from, int to, int ph0) {
-  for (int s = from; s < to; ++s) {
-    sm90::mbar_wait(&empty[s % STAGES], ((s / STAGES) & 1) ^ 1 ^ ph0);
-    sm90::mbar_arrive(&full[s % STAGES]);
   }
 }
 
@@ -610,7 +593,6 @@ template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, in
 struct Launcher {
   using G = Geometry<Bits, NT, Zero, CW, R, STAGES, SumWarp, KG>;
   static constexpr auto kernel = Kernel;
-  static constexpr bool kStreamK = false;   // (wg::Launcher's stream-K launches take a workspace)
 
   // Per device, once: the shared-memory attribute is set, and the CTAs per SM and the clusters of each
   // split count that fit at once (plan_splits) are read back.

@@ -23,7 +23,6 @@
 #pragma once
 
 #include "kernels/decode_gemm.cuh"
-#include "kernels/decode_streamk.cuh"
 
 namespace mixgemm {
 namespace decode {
@@ -143,44 +142,11 @@ template <class Act> __device__ __forceinline__ uint32_t splat(const Act* v) {
   return u | (u << 16);
 }
 
-// Stream-K: settle a finished segment of row tile t (streamk::settle) and, where this CTA holds the
-// tile's whole sum, write y and the bias: thread tid (a consumer) holds the m64nN accumulator fragments
-// of its warp's 16 rows (and + 8) of R slabs, in `sums` (local memory: not inlined, so that the
-// epilogue's registers do not count against the main loop's).
-template <class Act, int kTileM, int R, int kD>
-__device__ __noinline__ void finish_tile(float4* sums, const streamk::Schedule sch, int me, int64_t t, bool whole,
-                                         const Params& p, int tid, int threads, int* flag) {
-  if (!streamk::settle<R * kD / 4>(sums, sch, me, t, whole, p, tid, threads, flag)) return;
-  const int warp = tid / 32, lane = tid % 32, wgroup = warp / 4, wq = warp % 4;
-  Act* y = static_cast<Act*>(p.y);
-  const Act* bias = static_cast<const Act*>(p.bias);
-  const float* a = reinterpret_cast<const float*>(sums);
-  for (int rr = 0; rr < R; ++rr) {
-    // rows row and row + 8 (M is a multiple of 16, so both are in y or both past it)
-    const int64_t row = t * kTileM + ((wgroup * R + rr) * 4 + wq) * 16 + lane / 4;
-    if (row >= p.m) continue;
-    const float b_lo = bias ? ActOps<Act>::to_float(bias[row]) : 0.f;
-    const float b_hi = bias ? ActOps<Act>::to_float(bias[row + 8]) : 0.f;
-    for (int c = 0; c < kD / 4; ++c) {
-#pragma unroll
-      for (int j = 0; j < 2; ++j) {   // tokens n = 8c + 2(lane % 4) + j: registers 4c + j (row), 4c + 2 + j (row + 8)
-        const int n = 8 * c + 2 * (lane % 4) + j;
-        if (n < p.n) {
-          y[int64_t(n) * p.m + row] = ActOps<Act>::from_float(a[rr * kD + 4 * c + j] + b_lo);
-          y[int64_t(n) * p.m + row + 8] = ActOps<Act>::from_float(a[rr * kD + 4 * c + 2 + j] + b_hi);
-        }
-      }
-    }
-  }
-}
-
 // PerBlock: pipeline one K block at a time (else one stage at a time). Probe: decode_gemm.cuh's
-// timestamp hook (the dev harness's mode wprobe); NoProbe compiles to nothing. StreamK: the grid walks
-// equal shares of the row tiles' stages (decode_streamk.cuh) instead of a split-K cluster per row tile.
-// MinCtas: CTAs per SM the registers must leave room for (__launch_bounds__).
+// timestamp hook (the dev harness's mode wprobe); NoProbe compiles to nothing.
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool PerBlock,
-          class Probe = NoProbe, bool StreamK = false, int MinCtas = 1>
-__global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>::kThreads, MinCtas)
+          class Probe = NoProbe>
+__global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>::kThreads)
     decode_wgmma_kernel(const __grid_constant__ Maps maps, const Params p) {
   Probe::at(ProbePoint::kEntry);
   using G = Geometry<Bits, NT, Zero, CW, R, STAGES, /*SumWarp=*/false>;
@@ -194,64 +160,33 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
   unsigned char* pipe = smem + stage_ring_offset<G>(smem);
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-
-  // The row tiles and stages this CTA walks: one segment (its split of one tile) or, for stream-K,
-  // its share of the units, tile by tile (odd CTAs last tile first). The share's bounds are kept in
-  // shared memory and each segment is worked out when it starts: held in registers across the main
-  // loop they cost a CTA per SM on the 16- and 32-token tiles.
-  const streamk::Schedule sch{int64_t((p.m + G::kTileM - 1) / G::kTileM) * (p.k / kStageK), p.k / kStageK,
-                              int(gridDim.x)};
-  const int me = int(blockIdx.x);
-  __shared__ int64_t share[2];
-  if (StreamK && tid == 0) share[0] = sch.start(me), share[1] = sch.start(me + 1);
+  const CtaWork cta = cta_work<G>(p);
+  const int k0 = cta.k0, nstages = cta.nstages, mb0 = cta.mb0;
 
   if (tid == 32 * CW) prepare_producer<G, Zero>(maps, full);
   __syncthreads();
   Probe::at(ProbePoint::kReady);
 
-  const int nseg = StreamK ? __shfl_sync(0xffffffffu, int((share[1] - 1) / sch.stages - share[0] / sch.stages + 1), 0) : 1;
-  struct Segment {
-    int64_t tile;
-    int k0, nstages;
-  };
-  auto segment = [&](int i) {
-    if constexpr (!StreamK) {
-      const CtaWork cta = cta_work<G>(p);
-      return Segment{int64_t(blockIdx.x), cta.k0, cta.nstages};
-    } else {
-      const int64_t u0 = *static_cast<volatile int64_t*>(share), u1 = *static_cast<volatile int64_t*>(share + 1);
-      const int64_t t = (me & 1) ? (u1 - 1) / sch.stages - i : u0 / sch.stages + i;
-      const int64_t lo = max(u0, t * sch.stages) - t * sch.stages;
-      const int64_t hi = min(u1, (t + 1) * sch.stages) - t * sch.stages;
-      return Segment{t, int(lo) * kStageK, int(hi - lo)};
-    }
-  };
-
   const int wgroup = warp / 4, wq = warp % 4;
   float acc[R][kD];
+#pragma unroll
+  for (int rr = 0; rr < R; ++rr)
+#pragma unroll
+    for (int i = 0; i < kD; ++i) acc[rr][i] = 0.f;
 
   // Branch on the warpgroup index read through a shuffle, so the compiler knows every warp of a
   // warpgroup takes the same side (else it serialises the wgmmas: ptxas C7520).
   const int warpgroup_idx = __shfl_sync(0xffffffffu, tid / 128, 0);
   if (warpgroup_idx == CW / 4) {
-    if (warp == CW && lane == 0) {
-      int ph0 = 0;
-      for (int i = 0; i < nseg; ++i) {
-        const Segment sg = segment(i);
-        produce_stages<G, Zero, STAGES, Probe>(maps, p, pipe, full, empty, sg.k0, sg.nstages,
-                                               int(sg.tile * (G::kTileM / 16)), ph0);
-        const int padded = (sg.nstages + STAGES - 1) / STAGES * STAGES;
-        if (i + 1 < nseg) pad_ring<STAGES>(full, empty, sg.nstages, padded, ph0);
-        ph0 ^= (padded / STAGES) & 1;
-      }
-    }
+    if (warp == CW && lane == 0)
+      produce_stages<G, Zero, STAGES, Probe>(maps, p, pipe, full, empty, k0, nstages, mb0);
   } else {
     const bool g32 = p.group == 32;
-    auto stage_ptr = [&](int q) { return pipe + (q % STAGES) * G::kStageBytes; };
+    auto stage_ptr = [&](int s) { return pipe + (s % STAGES) * G::kStageBytes; };
     // Scales (and zero terms) of this thread's rows `row` and `row + 8` of row block rr, for the stage's
     // first (h = 0) and second (h = 1) 32 columns: sc[rr][h][0 or 1], both halves of each register.
-    auto load_scales = [&](int q, uint32_t (&sc)[R][2][2], uint32_t (&zc)[R][2][2]) {
-      const Act* ss = reinterpret_cast<const Act*>(stage_ptr(q) + G::kXBytes + G::kWBytes);
+    auto load_scales = [&](int s, uint32_t (&sc)[R][2][2], uint32_t (&zc)[R][2][2]) {
+      const Act* ss = reinterpret_cast<const Act*>(stage_ptr(s) + G::kXBytes + G::kWBytes);
 #pragma unroll
       for (int rr = 0; rr < R; ++rr) {
         const int row = ((wgroup * R + rr) * 4 + wq) * 16 + lane / 4;
@@ -267,138 +202,95 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
         }
       }
     };
-    // This warp's fragment of row block rr in K block kb of the stage at ring position q, converted
-    // and scaled.
-    auto convert_block = [&](int q, int kb, int rr, const uint32_t (&sc)[R][2][2], const uint32_t (&zc)[R][2][2],
+    // This warp's fragment of row block rr in K block kb of stage s, converted and scaled.
+    auto convert_block = [&](int s, int kb, int rr, const uint32_t (&sc)[R][2][2], const uint32_t (&zc)[R][2][2],
                              uint32_t (&f)[4]) {
-      const Word<Bits> wv = *reinterpret_cast<const Word<Bits>*>(stage_ptr(q) + G::kXBytes + kb * G::kWBlockBytes +
+      const Word<Bits> wv = *reinterpret_cast<const Word<Bits>*>(stage_ptr(s) + G::kXBytes + kb * G::kWBlockBytes +
                                                                  ((wgroup * R + rr) * 4 + wq) * G::kAtomBytes +
                                                                  lane * Bits);
-      uint32_t qv[4];
-      convert<Act, Signed>(wv, qv);
+      uint32_t q[4];
+      convert<Act, Signed>(wv, q);
       const int h = kb / 2;   // 16-column K block kb lies in the stage's half h
 #pragma unroll
       for (int i = 0; i < 4; ++i) {   // registers 0, 2: row; 1, 3: row + 8
         if constexpr (Zero)
-          f[i] = fma2<Act>(qv[i], sc[rr][h][i & 1], zc[rr][h][i & 1]);
+          f[i] = fma2<Act>(q[i], sc[rr][h][i & 1], zc[rr][h][i & 1]);
         else
-          f[i] = mul2<Act>(qv[i], sc[rr][h][i & 1]);
+          f[i] = mul2<Act>(q[i], sc[rr][h][i & 1]);
       }
     };
-    auto release = [&](int q, int s) {
+    auto release = [&](int s) {
       __syncwarp();
-      if (lane == 0) sm90::mbar_arrive(&empty[q % STAGES]);
+      if (lane == 0) sm90::mbar_arrive(&empty[s % STAGES]);
       Probe::at(ProbePoint::kReleased, s);
     };
-    // Walk `nstages` stages into acc (which the caller zeroed). A segment starts at ring slot 0, in
-    // the ring's phase ph0 (decode_streamk.cuh's segments are padded to whole rings: a slot index
-    // from the loop counter alone keeps the stage descriptors in uniform registers).
-    auto consume = [&](int ph0, int nstages) {
-      uint32_t sc[R][2][2], zc[R][2][2];
-      if constexpr (PerBlock) {
-        // One K block at a time: convert block t, issue its R wgmmas, then wait_group 1 (block t-1
-        // done), so the fragments of two blocks are live, not of two stages: room for 256-row tiles.
-        uint32_t f[2][R][4] = {};
-        // Unrolled by two stages: with the loop rolled, ptxas could not tell the two buffers apart
-        // across the back edge and serialised every wgmma (C7513).
+    uint32_t sc[R][2][2], zc[R][2][2];
+    if constexpr (PerBlock) {
+      // One K block at a time: convert block t, issue its R wgmmas, then wait_group 1 (block t-1 done),
+      // so the fragments of two blocks are live, not of two stages: room for 256-row tiles.
+      uint32_t f[2][R][4] = {};
+      // Unrolled by two stages: with the loop rolled, ptxas could not tell the two buffers apart across
+      // the back edge and serialised every wgmma (C7513).
 #pragma unroll 2
-        for (int s = 0; s < nstages; ++s) {
-          const int q = s;
-          sm90::mbar_wait(&full[q % STAGES], ((q / STAGES) & 1) ^ ph0);
-          Probe::at(ProbePoint::kLanded, s);
-          load_scales(q, sc, zc);
-          const uint64_t desc = desc_kmajor_sw128(sm90::smem_addr(stage_ptr(q)));
+      for (int s = 0; s < nstages; ++s) {
+        sm90::mbar_wait(&full[s % STAGES], (s / STAGES) & 1);
+        Probe::at(ProbePoint::kLanded, s);
+        load_scales(s, sc, zc);
+        const uint64_t desc = desc_kmajor_sw128(sm90::smem_addr(stage_ptr(s)));
 #pragma unroll
-          for (int kb = 0; kb < kStageBlocks; ++kb) {
+        for (int kb = 0; kb < kStageBlocks; ++kb) {
 #pragma unroll
-            for (int rr = 0; rr < R; ++rr) convert_block(q, kb, rr, sc, zc, f[kb & 1][rr]);
-            fence();
-#pragma unroll
-            for (int rr = 0; rr < R; ++rr) Wgmma<Act, kN>::run(acc[rr], f[kb & 1][rr], desc + uint64_t(2 * kb));
-            commit();
-            wait_group<1>();
-            if (kb == 0 && s > 0) release(q - 1, s - 1);
-          }
-        }
-      } else {
-        uint32_t fa[kStageBlocks][R][4], fb[kStageBlocks][R][4];
-        // Wait for stage s, then convert and scale all of this warp's fragments of it.
-        auto convert_stage = [&](int s, uint32_t (&f)[kStageBlocks][R][4]) {
-          const int q = s;
-          sm90::mbar_wait(&full[q % STAGES], ((q / STAGES) & 1) ^ ph0);
-          Probe::at(ProbePoint::kLanded, s);
-          load_scales(q, sc, zc);
-#pragma unroll
-          for (int kb = 0; kb < kStageBlocks; ++kb)
-#pragma unroll
-            for (int rr = 0; rr < R; ++rr) convert_block(q, kb, rr, sc, zc, f[kb][rr]);
-          Probe::at(ProbePoint::kConverted, s);
-        };
-        auto issue_stage = [&](int s, const uint32_t (&f)[kStageBlocks][R][4]) {
-          const uint64_t desc = desc_kmajor_sw128(sm90::smem_addr(stage_ptr(s)));
+          for (int rr = 0; rr < R; ++rr) convert_block(s, kb, rr, sc, zc, f[kb & 1][rr]);
           fence();
 #pragma unroll
-          for (int kb = 0; kb < kStageBlocks; ++kb)
-#pragma unroll
-            for (int rr = 0; rr < R; ++rr) Wgmma<Act, kN>::run(acc[rr], f[kb][rr], desc + uint64_t(2 * kb));
+          for (int rr = 0; rr < R; ++rr) Wgmma<Act, kN>::run(acc[rr], f[kb & 1][rr], desc + uint64_t(2 * kb));
           commit();
-          Probe::at(ProbePoint::kMmaIssued, s);
-        };
-        // Two fragment buffers and the loop unrolled by two stages keep both in registers. After stage
-        // t's wgmmas are issued, wait_group 1 means stage t-1's are done: its stage and buffer are free.
-        if (nstages > 0) convert_stage(0, fa);
-#pragma unroll 1
-        for (int s = 0; s < nstages; s += 2) {
-          issue_stage(s, fa);
           wait_group<1>();
-          if (s > 0) release(s - 1, s - 1);
-          if (s + 1 >= nstages) break;
-          convert_stage(s + 1, fb);
-          issue_stage(s + 1, fb);
-          wait_group<1>();
-          release(s, s);
-          if (s + 2 < nstages) convert_stage(s + 2, fa);
+          if (kb == 0 && s > 0) release(s - 1);
         }
       }
-      wait_group<0>();
-      if (nstages > 0) release(nstages - 1, nstages - 1);
-    };
-
-    int ph0 = 0;
-    for (int i = 0; i < nseg; ++i) {
-      Segment sg = segment(i);
-      // Through a shuffle the compiler knows the stage count is the same across the warp, so the loop
-      // counter and the stage descriptors stay in uniform registers (read from shared memory it took 48
-      // R2UR moves per two stages on the 32-token tile).
-      if constexpr (StreamK) sg.nstages = __shfl_sync(0xffffffffu, sg.nstages, 0);
+    } else {
+      uint32_t fa[kStageBlocks][R][4], fb[kStageBlocks][R][4];
+      // Wait for stage s, then convert and scale all of this warp's fragments of it.
+      auto convert_stage = [&](int s, uint32_t (&f)[kStageBlocks][R][4]) {
+        sm90::mbar_wait(&full[s % STAGES], (s / STAGES) & 1);
+        Probe::at(ProbePoint::kLanded, s);
+        load_scales(s, sc, zc);
 #pragma unroll
-      for (int rr = 0; rr < R; ++rr)
+        for (int kb = 0; kb < kStageBlocks; ++kb)
 #pragma unroll
-        for (int j = 0; j < kD; ++j) acc[rr][j] = 0.f;
-      consume(ph0, sg.nstages);
-      if constexpr (StreamK) {
-        // Pad the segment to whole rings: wait for each padding slot's empty arrival and hand it back.
-        const int padded = (sg.nstages + STAGES - 1) / STAGES * STAGES;
-        if (i + 1 < nseg)
-          for (int s = sg.nstages; s < padded; ++s) {
-            sm90::mbar_wait(&full[s % STAGES], ((s / STAGES) & 1) ^ ph0);
-            release(s, s);
-          }
-        ph0 ^= (padded / STAGES) & 1;
-      }
-      if constexpr (StreamK) {
-        __shared__ int last_flag;
-        float4 sums[R * kD / 4];
+          for (int rr = 0; rr < R; ++rr) convert_block(s, kb, rr, sc, zc, f[kb][rr]);
+        Probe::at(ProbePoint::kConverted, s);
+      };
+      auto issue_stage = [&](int s, const uint32_t (&f)[kStageBlocks][R][4]) {
+        const uint64_t desc = desc_kmajor_sw128(sm90::smem_addr(stage_ptr(s)));
+        fence();
 #pragma unroll
-        for (int j = 0; j < R * kD / 4; ++j)
-          sums[j] = make_float4(acc[j / (kD / 4)][j % (kD / 4) * 4], acc[j / (kD / 4)][j % (kD / 4) * 4 + 1],
-                                acc[j / (kD / 4)][j % (kD / 4) * 4 + 2], acc[j / (kD / 4)][j % (kD / 4) * 4 + 3]);
-        finish_tile<Act, G::kTileM, R, kD>(sums, sch, me, sg.tile, sg.k0 == 0 && sg.nstages == sch.stages, p, tid,
-                                            32 * CW, &last_flag);
+        for (int kb = 0; kb < kStageBlocks; ++kb)
+#pragma unroll
+          for (int rr = 0; rr < R; ++rr) Wgmma<Act, kN>::run(acc[rr], f[kb][rr], desc + uint64_t(2 * kb));
+        commit();
+        Probe::at(ProbePoint::kMmaIssued, s);
+      };
+      // Two fragment buffers and the loop unrolled by two stages keep both in registers. After stage t's
+      // wgmmas are issued, wait_group 1 means stage t-1's are done: its stage and its buffer are free.
+      if (nstages > 0) convert_stage(0, fa);
+#pragma unroll 1
+      for (int s = 0; s < nstages; s += 2) {
+        issue_stage(s, fa);
+        wait_group<1>();
+        if (s > 0) release(s - 1);
+        if (s + 1 >= nstages) break;
+        convert_stage(s + 1, fb);
+        issue_stage(s + 1, fb);
+        wait_group<1>();
+        release(s);
+        if (s + 2 < nstages) convert_stage(s + 2, fa);
       }
     }
+    wait_group<0>();
+    if (nstages > 0) release(nstages - 1);
   }
-  if constexpr (StreamK) return;
 
   __syncthreads();
   Probe::at(ProbePoint::kLoopDone);
@@ -416,54 +308,11 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
   Probe::at(ProbePoint::kStored);
 }
 
-// decode_gemm.cuh's launcher (maps, splits, cluster launch) with this kernel; its geometry has no sum
-// warp. StreamK: one launch of as many CTAs as fit at once (or `ctas` > 0 of them, for experiments),
-// with the workspace (streamk::workspace_bytes) in the parameters and its counters zero.
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool PerBlock,
-          bool StreamK = false, int MinCtas = 1>
-struct Launcher
-    : decode::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES,
-                       &decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES, PerBlock, NoProbe, StreamK, MinCtas>,
-                       /*Pdl=*/false, /*SumWarp=*/false> {
-  using Base = decode::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES,
-                                &decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES, PerBlock, NoProbe,
-                                                     StreamK, MinCtas>,
-                                /*Pdl=*/false, /*SumWarp=*/false>;
-  using G = typename Base::G;
-  static constexpr bool kStreamK = StreamK;
-  // CTAs per SM at most, from shared memory and threads alone (the registers may allow fewer): sizes
-  // the workspace without asking the device.
-  static constexpr int kCtaBound = std::min<int>(233472 / int(G::kSmem + 1024), 2048 / G::kThreads);
-
-  static streamk::Schedule schedule(int64_t m, int64_t k, int ctas) {
-    return streamk::Schedule{(m + G::kTileM - 1) / G::kTileM * (k / kStageK), int(k / kStageK), ctas};
-  }
-  static int grid(int64_t m, int64_t k, int device, int sm_count, int ctas = 0) {
-    const int capacity = std::min(Base::ctas_per_sm(device), kCtaBound) * sm_count;
-    const streamk::Schedule s = schedule(m, k, 1);
-    return ctas > 0 ? std::min<int>(ctas, int(std::min<int64_t>(s.units, capacity)))
-                    : streamk::grid_for(s.units, s.stages, capacity);
-  }
-  static size_t workspace_size(int64_t m, int64_t k, int sm_count) {
-    if (!StreamK) return 0;
-    return streamk::workspace_bytes((m + G::kTileM - 1) / G::kTileM, kCtaBound * sm_count, G::kTileM, G::kNPad);
-  }
-
-  static void launch(const Params& prm, int device, int sm_count, cudaStream_t stream, int splits_or_ctas = 0) {
-    if constexpr (!StreamK) {
-      Base::launch(prm, device, sm_count, stream, splits_or_ctas);
-    } else {
-      const int ctas = grid(prm.m, prm.k, device, sm_count, splits_or_ctas);
-      const Maps maps = Base::make_maps(prm);
-      cudaLaunchAttribute attr[2];
-      const cudaLaunchConfig_t cfg =
-          cluster_launch_config(dim3(unsigned(ctas), 1, 1), G::kThreads, G::kSmem, 1, stream, attr);
-      const cudaError_t err = cudaLaunchKernelEx(&cfg, Base::kernel, maps, prm);
-      if (err != cudaSuccess)
-        throw std::runtime_error(std::string("mixgemm: decode kernel launch failed: ") + cudaGetErrorString(err));
-    }
-  }
-};
+// decode_gemm.cuh's launcher (maps, splits, cluster launch) with this kernel; its geometry has no sum warp.
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool PerBlock>
+using Launcher = decode::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES,
+                                  &decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES, PerBlock>,
+                                  /*Pdl=*/false, /*SumWarp=*/false>;
 
 }  // namespace wg
 }  // namespace decode

@@ -120,22 +120,6 @@ __device__ __forceinline__ void bulk_copy_to_cluster(uint32_t dst, const void* s
                : "memory");
 }
 
-// Barrier 1 over the first `threads` threads of the CTA (a multiple of 32): the consumer warps meet
-// while the producer warp goes on issuing copies. (Barrier 0 is __syncthreads'.)
-__device__ __forceinline__ void named_barrier_sync(int threads) {
-  asm volatile("bar.sync 1, %0;\n" ::"r"(threads) : "memory");
-}
-
-// atomicAdd at GPU scope with release and acquire semantics: after a CTA barrier, one thread's release
-// covers every write the CTA made before the barrier (the barrier orders them before it), and its
-// acquire, followed by a barrier, orders the CTA's later reads. (A __threadfence in every thread instead
-// measured ~10 us per stream-K tile settled under full HBM load.)
-__device__ __forceinline__ unsigned atomic_add_acq_rel_gpu(unsigned* p, unsigned v) {
-  unsigned old;
-  asm volatile("atom.add.acq_rel.gpu.global.u32 %0, [%1], %2;\n" : "=r"(old) : "l"(p), "r"(v) : "memory");
-  return old;
-}
-
 __device__ __forceinline__ void prefetch_tensor_map(const void* map) {
   asm volatile("prefetch.tensormap [%0];\n" ::"l"(map) : "memory");
 }
