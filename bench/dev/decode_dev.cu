@@ -24,6 +24,9 @@
 //             clusters that fit, DEV_PLACEMENT=1 only where one launch's CTAs ran (SMs per CTA count)
 //   splits64  64-token split counts against the clusters that fit at once
 //   floor     empty kernels in a graph
+//   ntok      token counts below the bucket's (1, 4, 12, 24, 40, 48) on the small layers
+//   n64wide   64 tokens on small layers: 256-row tiles of four 64-row warpgroups against the catalog's
+//             (DEV_ROWS64=1: 64-row tiles of one warpgroup instead)
 // DEV_GRAPH=1 times every mode's launches as CUDA-graph replays.
 // Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
 #include <algorithm>
@@ -697,6 +700,46 @@ int main(int argc, char** argv) {
         run_wgmma<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", sh, 32, sp, true);
       }
     }
+    return 0;
+  }
+  if (only == "ntok") {   // token counts below the bucket's: what the exchange moves for the padding tokens
+    const Shape down8{"8b.down", 4096, 14336, 128};
+    for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b}) {
+      run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 nt1 cw4 r2 st8", sh, 1, 0, true);
+      run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 nt1 cw4 r2 st8", sh, 4, 0, true);
+      run_wgmma<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", sh, 12, 0, true);
+      run_wgmma<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", sh, 24, 0, true);
+      run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 40, 0, true);
+      run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 48, 0, true);
+    }
+    return 0;
+  }
+  if (only == "n64wide") {   // 64 tokens on small layers: 256-row tiles of four 64-row warpgroups (one CTA per SM)
+    if (std::getenv("DEV_ROWS64")) {   // 64-row tiles: one warpgroup, half the partial sums per CTA
+      const Shape more[] = {reported, o8b, qkv8b, {"8b.down", 4096, 14336, 128}, o70b, qkv70b,
+                            {"2048x4096", 2048, 4096, 128}, {"5120x5120", 5120, 5120, 128},
+                            {"13824x5120", 13824, 5120, 128}, {"5120x13824", 5120, 13824, 128},
+                            {"15360x5120", 15360, 5120, 128}, {"8b.gate_up", 28672, 4096, 128}};
+      for (const Shape& sh : more) {
+        run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64, 0, true);
+        run_wgmma<__half, 4, true, false, 8, 4, 1, 6, false>("ws s4 nt8 cw4 r1 st6", sh, 64, 0, true);
+        run_wgmma<__half, 4, true, false, 8, 4, 1, 8, false>("ws s4 nt8 cw4 r1 st8", sh, 64, 0, true);
+      }
+    }
+    for (const Shape& sh : {reported, o8b, qkv8b, o70b, qkv70b}) {
+      if (std::getenv("DEV_ROWS64")) break;
+      run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64, 0, true);
+      for (int sp : {0, 4, 6, 8})
+        run_wgmma<__half, 4, true, false, 8, 16, 1, 10, false>("ws s4 nt8 cw16 r1 st10", sh, 64, sp, true);
+    }
+    if (std::getenv("DEV_ROWS64")) {
+      run_wgmma<__half, 4, false, true, 8, 4, 1, 6, false>("ws u4 f16 nt8 cw4 r1 st6", g128, 61, 3, false);
+      run_wgmma<__nv_bfloat16, 4, true, false, 8, 4, 1, 6, false>("ws s4 bf16 nt8 cw4 r1 st6", small32, 64, 0, false);
+      run_wgmma_probe<__half, 4, true, false, 8, 4, 1, 6, false>("ws s4 nt8 cw4 r1 st6", o8b, 64, 0);
+      return 0;
+    }
+    run_wgmma_probe<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", o8b, 64, 0);
+    run_wgmma_probe<__half, 4, true, false, 8, 16, 1, 10, false>("ws s4 nt8 cw16 r1 st10", o8b, 64, 0);
     return 0;
   }
   if (only == "floor") {

@@ -320,7 +320,9 @@ __device__ __forceinline__ void exchange_and_store(float* xfer, uint64_t* partia
   Probe::at(ProbePoint::kClusterSynced);
   if (splits > 1) {
     if (tid == 0) {
-      const uint32_t bytes = uint32_t(pc.floats) * 4;
+      // Only the tokens of this launch: a chunk's rows are token-major, so the first p.n of them are
+      // one contiguous run (a bucket's padding tokens hold zeros nobody reads).
+      const uint32_t bytes = uint32_t(p.n * pc.stride) * 4;
       sm90::mbar_arrive_expect_tx(partials_in, bytes * uint32_t(splits - 1));
       for (int q = 0; q < splits; ++q)
         if (q != rank)
