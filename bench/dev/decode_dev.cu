@@ -24,6 +24,7 @@
 //             clusters that fit, DEV_PLACEMENT=1 only where one launch's CTAs ran (SMs per CTA count)
 //   splits64  64-token split counts against the clusters that fit at once
 //   floor     empty kernels in a graph
+//   stages256 ring depth of the 256-row wgmma tiles at 16 and 32 tokens; 70b.down's split count at 32
 //   ntok      token counts below the bucket's (1, 4, 12, 24, 40, 48) on the small layers
 //   n64wide   64 tokens on small layers: 256-row tiles of four 64-row warpgroups against the catalog's
 //             (DEV_ROWS64=1: 64-row tiles of one warpgroup instead)
@@ -700,6 +701,18 @@ int main(int argc, char** argv) {
         run_wgmma<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", sh, 32, sp, true);
       }
     }
+    return 0;
+  }
+  if (only == "stages256") {   // ring depth of the 256-row wgmma tiles (16 and 32 tokens), and 70b.down's split count at 32
+    const Shape gu8{"8b.gate_up", 28672, 4096, 128};
+    for (const Shape& sh : {gate_up, down, gu8, qkv70b}) {
+      run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", sh, 16, 0, true);
+      run_wgmma<__half, 4, true, false, 2, 8, 2, 8, true>("wb s4 nt2 cw8 r2 st8", sh, 16, 0, true);
+      run_wgmma<__half, 4, true, false, 4, 8, 2, 6, true>("wb s4 nt4 cw8 r2 st6", sh, 32, 0, true);
+      run_wgmma<__half, 4, true, false, 4, 8, 2, 7, true>("wb s4 nt4 cw8 r2 st7", sh, 32, 0, true);
+      run_wgmma<__half, 4, true, false, 4, 8, 2, 8, true>("wb s4 nt4 cw8 r2 st8", sh, 32, 0, true);
+    }
+    for (int sp : {4, 5, 6, 8}) run_wgmma<__half, 4, true, false, 4, 8, 2, 6, true>("wb s4 nt4 cw8 r2 st6", down, 32, sp, true);
     return 0;
   }
   if (only == "ntok") {   // token counts below the bucket's: what the exchange moves for the padding tokens
