@@ -82,7 +82,8 @@ struct Maps {
 
 // The split-K exchange's layout (the split count is known at run time: it is the cluster size). Rank q
 // of the cluster sums rows [q * rows, (q + 1) * rows) of the tile over every rank: that is chunk q of
-// each rank's partial sums, [kNPad][stride] fp32 and contiguous, so that one bulk copy carries it.
+// each rank's partial sums, [kNPad][stride] fp32 and contiguous, so that one bulk copy carries it (its
+// first N token rows: the launch's tokens).
 // rows: a multiple of four (16-byte rows of sums); stride = rows + 4 spreads a fragment's stores (rows
 // r..r+7 of columns c, c+2, c+4, c+6) over the banks.
 __host__ __device__ constexpr int chunk_rows(int tile_m, int splits) {
