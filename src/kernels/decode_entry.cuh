@@ -62,6 +62,13 @@ struct DecodeGemm {
   }
   static constexpr int kStages = stages();
   static constexpr int kGroups = !Wgmma && NT == 1 && TM == 128 ? 2 : 1;
+  // int8 on that two-group kernel: two CTAs on one SM stream no faster than one (reported case N=1,
+  // per stage 0.28 us alone against 0.63 us each in pairs), so it splits K only as far as one CTA per
+  // SM. Dev harness mode s8splits (H100, us, the plan's pick before -> capped): reported case 13.96 ->
+  // 12.82 (4 splits, not 8), 8b.qkv 12.26 -> 11.65, 70b.o 26.56 -> 24.77, 5120x5120 13.03 -> 12.44,
+  // 8b.o 9.77 -> 9.58; 8b.down, 2048x4096 and 5120x13824 within 1%. int4 keeps its plan (four CTAs per
+  // SM there).
+  static constexpr bool kOneCtaPerSm = kBits == 8 && kGroups == 2;
   static_assert(TM == 128 || TM == 256, "decode tiles are 128 or 256 rows");
   using L = typename LauncherFor<Wgmma, Act, kBits, kSigned, kZero, NT, kCW, kR, kStages, kGroups>::type;
 
@@ -100,7 +107,7 @@ struct DecodeGemm {
       prm.n = int(std::min<int64_t>(kNPad, p.n - n0));
       prm.x = static_cast<const Act*>(a.x) + n0 * p.k;
       prm.y = static_cast<Act*>(a.y) + n0 * p.m;
-      L::launch(prm, a.device, a.sm_count, stream);
+      L::launch(prm, a.device, a.sm_count, stream, 0, kOneCtaPerSm ? a.sm_count : 0);
     }
   }
 

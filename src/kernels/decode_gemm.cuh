@@ -658,12 +658,13 @@ struct Launcher {
     return maps;
   }
 
-  // splits <= 0: choose.
-  static void launch(const Params& base, int device, int sm_count, cudaStream_t stream, int splits = 0) {
+  // splits <= 0: choose (max_ctas > 0: among plans of at most that many CTAs, plan_splits).
+  static void launch(const Params& base, int device, int sm_count, cudaStream_t stream, int splits = 0,
+                     int64_t max_ctas = 0) {
     Params prm = base;
     const int64_t tiles = (prm.m + G::kTileM - 1) / G::kTileM;
     const Occupancy& occ = occupancy(device);   // also sets the shared-memory attribute once per device
-    const SplitPlan plan = plan_splits(tiles, prm.k, sm_count, splits, occ.cluster_capacity, G::kTileM);
+    const SplitPlan plan = plan_splits(tiles, prm.k, sm_count, splits, occ.cluster_capacity, G::kTileM, max_ctas);
     prm.k_chunk = int(plan.stages_per_cta * kStageK);
     splits = plan.splits;
     const Maps maps = make_maps(prm);

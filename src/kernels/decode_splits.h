@@ -65,19 +65,21 @@ inline double split_cost(const SplitPlan& plan, int64_t tiles, int tile_rows, in
 //    at once, as cudaOccupancyMaxActiveClusters reports it; null: not known) at least the row tiles.
 //    A second wave costs more than the split it saves: 64-token kernel, 8b.qkv (48 row tiles; 47
 //    clusters of 5 fit) 21.9 us with 5 splits, 15.8 with 4 (dev harness mode splits64).
+// - max_ctas > 0: at most that many CTAs (the int8 8-token kernel passes the SM count: there, two CTAs
+//   on one SM stream no faster than one, decode_entry.cuh).
 // No split when the row tiles alone give every SM a CTA (70b.gate_up N=16, 224 tiles: 96 us unsplit vs
 // 107-178 us split 3-8 ways).
 // Measured against the rule it replaces (about 1.5 CTAs per SM), 16 tokens, us: 70b.qkv 25.5 -> 20.2
 // (4 splits, not 3), 70b.o 19.4 -> 17.5 (5, not 4), 8b.qkv 10.3 -> 9.2 (4, not 5).
 inline SplitPlan plan_splits(int64_t tiles, int64_t k, int sm_count, int requested = 0,
-                             const int* cluster_capacity = nullptr, int tile_rows = 128) {
+                             const int* cluster_capacity = nullptr, int tile_rows = 128, int64_t max_ctas = 0) {
   const int64_t kst = std::max<int64_t>(k / kStageK, 1);
   if (requested > 0) return chunked_plan(kst, requested);
   SplitPlan best = chunked_plan(kst, 1);
   if (tiles >= sm_count) return best;
   double best_cost = split_cost(best, tiles, tile_rows, sm_count);
   for (int s = 2; s <= kMaxSplits; ++s) {
-    if (kst / s < 2 || tiles * s > int64_t(5) * sm_count / 2) break;
+    if (kst / s < 2 || tiles * s > int64_t(5) * sm_count / 2 || (max_ctas > 0 && tiles * s > max_ctas)) break;
     const SplitPlan plan = chunked_plan(kst, s);
     if (cluster_capacity != nullptr && cluster_capacity[plan.splits] < tiles) continue;
     const double cost = split_cost(plan, tiles, tile_rows, sm_count);
