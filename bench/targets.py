@@ -1,8 +1,11 @@
 """Issue 3's targets, evaluated from the benchmark records of one run (bench/results/<card>.jsonl).
 
-Usage: python bench/targets.py bench/results/h100-sxm.jsonl [--commit b5c5448]
+Usage: python bench/targets.py bench/results/h100-sxm.jsonl [--commit b5c5448[,c0ffee1]]
 Prints each target with the measured numbers; "MET"/"SHORT" per line. Records of the latest commit
-are used unless --commit is given. Bandwidth ceilings come from cuBLAS fp16 at N=1 in the same run.
+are used unless --commit is given. Several commits, comma-separated: a (weight type, act) run of a later
+one replaces the earlier one's (for a commit that re-benchmarked only the types its change touched).
+Every ratio is within one run: target 1's bandwidth ceiling is cuBLAS fp16 at N=1 from the int4 run,
+target 5 compares int8 with the cuBLAS fp16 of the int8 run.
 """
 import argparse
 import collections
@@ -15,8 +18,14 @@ def main() -> None:
     ap.add_argument("--commit", default=None)
     args = ap.parse_args()
     rows = [json.loads(l) for l in open(args.results) if l.strip()]
-    commit = args.commit or rows[-1]["commit"]
-    rows = [r for r in rows if r["commit"] == commit]
+    commits = (args.commit or rows[-1]["commit"]).split(",")
+    newest = {}   # (weight, act) -> the last listed commit that benchmarked that type
+    for r in rows:
+        if r["commit"] in commits:
+            t = (r["weight"], r["act"])
+            if t not in newest or commits.index(r["commit"]) > commits.index(newest[t]):
+                newest[t] = r["commit"]
+    rows = [r for r in rows if r["commit"] == newest.get((r["weight"], r["act"]))]
     us = {}
     gbps = {}
     meta = {}
@@ -24,7 +33,8 @@ def main() -> None:
         key = (r["impl"], r["layer"], r["N"], r["weight"], r["act"])
         us[key], gbps[key] = r["us"], r["gbps"]
         meta[r["layer"]] = r
-    print(f"commit {commit}, {len(rows)} records, card {rows[0]['card']}")
+    print(f"commit {', '.join(commits)}, {len(rows)} records, card {rows[0]['card']}"
+          + "".join(f"\n  {w} {a}: commit {c}" for (w, a), c in sorted(newest.items()) if len(commits) > 1))
     layers = list(dict.fromkeys(r["layer"] for r in rows))
 
     def big(layer):   # int4 weight bytes >= 64 MB
@@ -32,8 +42,8 @@ def main() -> None:
         return m["M"] * m["K"] / 2 >= 64e6
 
     for act in ("float16", "bfloat16"):
-        ceiling = max((v for (i, l, n, w, a), v in gbps.items() if i == "cublas_fp16" and n == 1 and a == act),
-                      default=None)
+        ceiling = max((v for (i, l, n, w, a), v in gbps.items()
+                       if i == "cublas_fp16" and n == 1 and w == "s4" and a == act), default=None)
         if ceiling is None:
             continue
         print(f"\n[{act}] cuBLAS fp16 best N=1 bandwidth: {ceiling:.0f} GB/s; 85% = {0.85 * ceiling:.0f} GB/s")
