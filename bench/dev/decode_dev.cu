@@ -25,7 +25,7 @@
 //   splits64  64-token split counts against the clusters that fit at once
 //   floor     empty kernels in a graph
 //   s8splits  int8 split counts on the small layers at 1 and 16 tokens (DEV_S8_GROUPS=1: one consumer
-//             group against two at 1 token)
+//             group against two at 1 token; DEV_S8_N16=1: two against one at 16 tokens)
 //   stages256 ring depth of the 256-row wgmma tiles at 16 and 32 tokens; 70b.down's split count at 32
 //   ntok      token counts below the bucket's (1, 4, 12, 24, 40, 48) on the small layers
 //   n64wide   64 tokens on small layers: 256-row tiles of four 64-row warpgroups against the catalog's
@@ -707,6 +707,14 @@ int main(int argc, char** argv) {
   }
   if (only == "s8splits") {   // int8 split counts on the small layers (the split model's stage table is 4-bit's)
     const Shape down8{"8b.down", 4096, 14336, 128};
+    if (std::getenv("DEV_S8_N16")) {   // 16 tokens: two consumer groups against the catalog's one
+      for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b})
+        for (int sp : {0, 2, 3, 4}) {
+          run_config<__half, 8, true, false, 2, 4, 2, 8>("mma s8 nt2 cw4 r2 st8", sh, 16, sp, true);
+          run_kg<__half, 8, true, false, 2, 4, 2, 8, 2>("kg2 s8 nt2 cw4 r2 st8", sh, 16, sp, true);
+        }
+      return 0;
+    }
     if (std::getenv("DEV_S8_GROUPS")) {   // 1 token: one consumer group against the catalog's two
       const Shape more[] = {reported, o8b, qkv8b, down8, o70b, {"2048x4096", 2048, 4096, 128},
                             {"5120x5120", 5120, 5120, 128}, {"5120x13824", 5120, 13824, 128}};

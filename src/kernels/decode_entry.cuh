@@ -44,7 +44,8 @@ struct LauncherFor<true, Act, Bits, Signed, Zero, NT, CW, R, STAGES, KG> {
 // SM). 8-token 128-row tiles (the small layers' mma.sync kernel) take two consumer groups: 8-11%
 // faster at N=1 and 8 on the small bench layers (reported case 12.05 -> 10.50 us, 8b.o 9.20 -> 8.42,
 // 70b.o 20.31 -> 19.23; dev harness mode kgroups, H100); four groups were no faster (occupancy
-// halves).
+// halves). int8 takes two groups at 16 tokens too, and then splits K only as far as one CTA per SM
+// (kGroups, kOneCtaPerSm below).
 template <class Act, WeightType WT, int NT, int TM, bool Wgmma>
 struct DecodeGemm {
   static constexpr int kBits = WT == WeightType::S8 ? 8 : 4;
@@ -61,13 +62,17 @@ struct DecodeGemm {
     return 8;
   }
   static constexpr int kStages = stages();
-  static constexpr int kGroups = !Wgmma && NT == 1 && TM == 128 ? 2 : 1;
-  // int8 on that two-group kernel: two CTAs on one SM stream no faster than one (reported case N=1,
+  // Two consumer groups also for int8 at 16 tokens (128 rows): faster than one at every split count
+  // on the small layers (dev harness mode s8splits with DEV_S8_N16, H100, us, one group at the plan's
+  // count -> two groups capped as below: reported case 15.84 -> 13.24, 8b.qkv 13.81 -> 12.32, 8b.down
+  // 27.05 -> 24.46, 70b.o 28.80 -> 25.04, 8b.o 10.95 -> 10.36).
+  static constexpr int kGroups = !Wgmma && TM == 128 && (NT == 1 || (kBits == 8 && NT == 2)) ? 2 : 1;
+  // int8 on the two-group kernel: two CTAs on one SM stream no faster than one (reported case N=1,
   // per stage 0.28 us alone against 0.63 us each in pairs), so it splits K only as far as one CTA per
-  // SM. Dev harness mode s8splits (H100, us, the plan's pick before -> capped): reported case 13.96 ->
-  // 12.82 (4 splits, not 8), 8b.qkv 12.26 -> 11.65, 70b.o 26.56 -> 24.77, 5120x5120 13.03 -> 12.44,
-  // 8b.o 9.77 -> 9.58; 8b.down, 2048x4096 and 5120x13824 within 1%. int4 keeps its plan (four CTAs per
-  // SM there).
+  // SM. Dev harness mode s8splits (H100, us, the plan's pick before -> capped, 1 token): reported case
+  // 13.96 -> 12.82 (4 splits, not 8), 8b.qkv 12.26 -> 11.65, 70b.o 26.56 -> 24.77, 5120x5120 13.03 ->
+  // 12.44, 8b.o 9.77 -> 9.58; 8b.down, 2048x4096 and 5120x13824 within 1%. int4 keeps its plan (four
+  // CTAs per SM there).
   static constexpr bool kOneCtaPerSm = kBits == 8 && kGroups == 2;
   static_assert(TM == 128 || TM == 256, "decode tiles are 128 or 256 rows");
   using L = typename LauncherFor<Wgmma, Act, kBits, kSigned, kZero, NT, kCW, kR, kStages, kGroups>::type;
