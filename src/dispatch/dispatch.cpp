@@ -86,14 +86,16 @@ double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count) 
     // wgmma kernel and the 4-bit 8-token kernel the tile whose CTAs walk fewer stage costs
     // (decode_stage_walk; 8 tokens, same-run candidates at 13be77f, us, 128 vs 256 rows: 70b.qkv 19.6 /
     // 20.5, 70b.down 47.2 / 47.0, 70b.gate_up 89.9 / 89.0, 8b.gate_up 25.0 / 25.1, 70b.o 17.0 / 17.1).
-    // int8 by weight size as measured: 8 tokens, 256 rows from 80M elements; 16 and 32 tokens, from
-    // 48M (8b.down N=16: 31.2/26.2 us).
+    // int8 by weight size as measured: 8 and 16 tokens, 256 rows from 80M elements (16 tokens since
+    // the two-group 128-row kernel, same-run candidates at 6fbc68d, us, 128 vs 256 rows: 8b.down 25.2 /
+    // 27.6, 70b.o 25.5 / 29.0, 70b.qkv 38.3 / 36.1); 32 tokens, from 48M (8b.down N=32 as measured
+    // before: 31.2 / 26.2 us).
     const bool wgmma = std::string(e.mma) == "wgmma";
     const bool preferred = e.tile_n <= 16 || (e.tile_n == 32 && wgmma) ||
                            (e.tile_n == 64 && wgmma && elements < kWideRowsElements && p.n <= 64);
     const bool walk = wgmma || (e.tile_n < 16 && e.weight != WeightType::S8);
     const bool wide_rows = walk ? decode_stage_walk(256, p, sm_count) < decode_stage_walk(128, p, sm_count)
-                                : elements >= (e.tile_n < 16 ? 80.0e6 : 48.0e6);
+                                : elements >= (e.tile_n <= 16 ? 80.0e6 : 48.0e6);
     const bool tile_fits = (e.tile_m == 256) == wide_rows;
     return (preferred ? 1.0 : 1.0e6) + (tile_fits ? 0.0 : 0.5) + e.tile_n / 64.0;
   }

@@ -118,8 +118,10 @@ def test_32_tokens_take_the_wgmma_decode_kernel_else_stock_tiles(weight):
     ("s4", 10240, 8192, 8, 128),     # 70b.qkv: 19.6 vs 20.5
     ("s4", 57344, 8192, 8, 256),     # 70b.gate_up: 89.9 vs 89.0
     ("s4", 8192, 28672, 8, 256),     # 70b.down: 47.2 vs 47.0
-    # int8's mma.sync kernel by weight size
-    ("s8", 4096, 14336, 16, 256),    # int8's mma.sync kernel: 256 rows from 48M elements
+    # int8's mma.sync kernel by weight size (same-run candidates at 6fbc68d, N=16, 128 vs 256 rows, us)
+    ("s8", 4096, 14336, 16, 128),    # 8b.down (59M): 25.2 vs 27.6
+    ("s8", 8192, 8192, 16, 128),     # 70b.o (67M): 25.5 vs 29.0
+    ("s8", 10240, 8192, 16, 256),    # 70b.qkv (84M): 38.3 vs 36.1
 ])
 def test_decode_row_tile_rule(weight, m, k, n, tile_m):
     """dispatch.cpp's choice of 128- or 256-row decode tiles on the measured layers."""
