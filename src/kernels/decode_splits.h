@@ -65,8 +65,8 @@ inline double split_cost(const SplitPlan& plan, int64_t tiles, int tile_rows, in
 //    at once, as cudaOccupancyMaxActiveClusters reports it; null: not known) at least the row tiles.
 //    A second wave costs more than the split it saves: 64-token kernel, 8b.qkv (48 row tiles; 47
 //    clusters of 5 fit) 21.9 us with 5 splits, 15.8 with 4 (dev harness mode splits64).
-// - max_ctas > 0: at most that many CTAs (the int8 8-token kernel passes the SM count: there, two CTAs
-//   on one SM stream no faster than one, decode_entry.cuh).
+// - max_ctas > 0: at most that many CTAs (int8's two-group kernels, 8 and 16 tokens, pass the SM count:
+//   there, two CTAs on one SM stream no faster than one, decode_entry.cuh).
 // No split when the row tiles alone give every SM a CTA (70b.gate_up N=16, 224 tiles: 96 us unsplit vs
 // 107-178 us split 3-8 ways).
 // Measured against the rule it replaces (about 1.5 CTAs per SM), 16 tokens, us: 70b.qkv 25.5 -> 20.2
