@@ -26,6 +26,7 @@
 //   floor     empty kernels in a graph
 //   s8splits  int8 split counts on the small layers at 1 and 16 tokens (DEV_S8_GROUPS=1: one consumer
 //             group against two at 1 token; DEV_S8_N16=1: two against one at 16 tokens)
+//   u4splits  uint4 split counts at 1 token on the small layers, against int4
 //   stages256 ring depth of the 256-row wgmma tiles at 16 and 32 tokens; 70b.down's split count at 32
 //   ntok      token counts below the bucket's (1, 4, 12, 24, 40, 48) on the small layers
 //   n64wide   64 tokens on small layers: 256-row tiles of four 64-row warpgroups against the catalog's
@@ -702,6 +703,15 @@ int main(int argc, char** argv) {
         run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", sh, 16, sp, true);
         run_wgmma<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", sh, 32, sp, true);
       }
+    }
+    return 0;
+  }
+  if (only == "u4splits") {   // uint4 at 1 token: split counts on the small layers, against int4 at its plan's count
+    const Shape down8{"8b.down", 4096, 14336, 128};
+    for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b}) {
+      run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 nt1 cw4 r2 st8", sh, 1, 0, true);
+      for (int sp : {0, 3, 4, 5, 6, 7, 8})
+        run_kg<__half, 4, false, true, 1, 4, 2, 8, 2>("kg2 u4 nt1 cw4 r2 st8", sh, 1, sp, true);
     }
     return 0;
   }
