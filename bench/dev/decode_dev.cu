@@ -768,7 +768,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (only == "n64wide") {   // 64 tokens on small layers: 256-row tiles of four 64-row warpgroups (one CTA per SM)
-    if (std::getenv("DEV_ROWS64")) {   // 64-row tiles: one warpgroup, half the partial sums per CTA
+    if (std::getenv("DEV_ROWS64")) {   // 64-row tiles instead: one warpgroup, half the partial sums per CTA
       const Shape more[] = {reported, o8b, qkv8b, {"8b.down", 4096, 14336, 128}, o70b, qkv70b,
                             {"2048x4096", 2048, 4096, 128}, {"5120x5120", 5120, 5120, 128},
                             {"13824x5120", 13824, 5120, 128}, {"5120x13824", 5120, 13824, 128},
@@ -778,18 +778,15 @@ int main(int argc, char** argv) {
         run_wgmma<__half, 4, true, false, 8, 4, 1, 6, false>("ws s4 nt8 cw4 r1 st6", sh, 64, 0, true);
         run_wgmma<__half, 4, true, false, 8, 4, 1, 8, false>("ws s4 nt8 cw4 r1 st8", sh, 64, 0, true);
       }
-    }
-    for (const Shape& sh : {reported, o8b, qkv8b, o70b, qkv70b}) {
-      if (std::getenv("DEV_ROWS64")) break;
-      run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64, 0, true);
-      for (int sp : {0, 4, 6, 8})
-        run_wgmma<__half, 4, true, false, 8, 16, 1, 10, false>("ws s4 nt8 cw16 r1 st10", sh, 64, sp, true);
-    }
-    if (std::getenv("DEV_ROWS64")) {
       run_wgmma<__half, 4, false, true, 8, 4, 1, 6, false>("ws u4 f16 nt8 cw4 r1 st6", g128, 61, 3, false);
       run_wgmma<__nv_bfloat16, 4, true, false, 8, 4, 1, 6, false>("ws s4 bf16 nt8 cw4 r1 st6", small32, 64, 0, false);
       run_wgmma_probe<__half, 4, true, false, 8, 4, 1, 6, false>("ws s4 nt8 cw4 r1 st6", o8b, 64, 0);
       return 0;
+    }
+    for (const Shape& sh : {reported, o8b, qkv8b, o70b, qkv70b}) {
+      run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64, 0, true);
+      for (int sp : {0, 4, 6, 8})
+        run_wgmma<__half, 4, true, false, 8, 16, 1, 10, false>("ws s4 nt8 cw16 r1 st10", sh, 64, sp, true);
     }
     run_wgmma_probe<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", o8b, 64, 0);
     run_wgmma_probe<__half, 4, true, false, 8, 16, 1, 10, false>("ws s4 nt8 cw16 r1 st10", o8b, 64, 0);

@@ -141,7 +141,7 @@ static void test_split_plan() {
          "7 stages: at least two per CTA, dealt in chunks of 3");
   // At most one CTA per SM (int8's two-group kernels; two CTAs per SM, so the 64-token kernel's
   // capacities): the measured best counts at 1 token (dev harness mode s8splits).
-  const int h100_s8_1_token[decode::kMaxSplits + 1] = {0, 264, 132, 79, 62, 47, 39, 32, 30};
+  const int* h100_s8_1_token = h100_64_tokens;
   EXPECT(plan_splits(28, 8192, 132, 0, h100_s8_1_token, 128, 132).splits == 4, "reported case: 112 CTAs, not 224");
   EXPECT(plan_splits(48, 4096, 132, 0, h100_s8_1_token, 128, 132).splits == 2, "8b.qkv: 96 CTAs");
   EXPECT(plan_splits(64, 8192, 132, 0, h100_s8_1_token, 128, 132).splits == 2, "70b.o: 128 CTAs");
