@@ -25,7 +25,9 @@ struct LauncherFor {
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, int KG>
 struct LauncherFor<true, Act, Bits, Signed, Zero, NT, CW, R, STAGES, KG> {
   static_assert(KG == 1, "the wgmma kernel has one consumer group");
-  using type = wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES, /*PerBlock=*/16 * CW * R == 256>;
+  // 256-row tiles: per-K-block pipeline, and short tiles on unsplit grids (decode_splits.h).
+  static constexpr bool kWide = 16 * CW * R == 256;
+  using type = wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES, /*PerBlock=*/kWide, /*Short=*/kWide>;
 };
 
 // Catalog adapter: N up to NT*8 tokens and TM rows per CTA. 256-row tiles: 8 consumer warps x 2 row

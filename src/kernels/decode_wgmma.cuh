@@ -162,6 +162,9 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const CtaWork cta = cta_work<G>(p);
   const int k0 = cta.k0, nstages = cta.nstages, mb0 = cta.mb0;
+  // A stage's K blocks lie this many bytes apart: the CTA's rows of packed blocks (a short tile's are
+  // fewer; its missing row blocks then read the next K block's, and their sums are never stored).
+  const int wblock_bytes = (cta.rows / 16) * G::kAtomBytes;
 
   if (tid == 32 * CW) prepare_producer<G, Zero>(maps, full);
   __syncthreads();
@@ -179,7 +182,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
   const int warpgroup_idx = __shfl_sync(0xffffffffu, tid / 128, 0);
   if (warpgroup_idx == CW / 4) {
     if (warp == CW && lane == 0)
-      produce_stages<G, Zero, STAGES, Probe>(maps, p, pipe, full, empty, k0, nstages, mb0);
+      produce_stages<G, Zero, STAGES, Probe>(maps, p, pipe, full, empty, k0, nstages, mb0, cta.rows);
   } else {
     const bool g32 = p.group == 32;
     auto stage_ptr = [&](int s) { return pipe + (s % STAGES) * G::kStageBytes; };
@@ -205,7 +208,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
     // This warp's fragment of row block rr in K block kb of stage s, converted and scaled.
     auto convert_block = [&](int s, int kb, int rr, const uint32_t (&sc)[R][2][2], const uint32_t (&zc)[R][2][2],
                              uint32_t (&f)[4]) {
-      const Word<Bits> wv = *reinterpret_cast<const Word<Bits>*>(stage_ptr(s) + G::kXBytes + kb * G::kWBlockBytes +
+      const Word<Bits> wv = *reinterpret_cast<const Word<Bits>*>(stage_ptr(s) + G::kXBytes + kb * wblock_bytes +
                                                                  ((wgroup * R + rr) * 4 + wq) * G::kAtomBytes +
                                                                  lane * Bits);
       uint32_t q[4];
@@ -304,15 +307,18 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
         store_fragment(xfer, pc, (wgroup * R + rr) * 4 + wq, c, lane, acc[rr][4 * c + 0], acc[rr][4 * c + 1],
                        acc[rr][4 * c + 2], acc[rr][4 * c + 3]);
   }
-  exchange_and_store<Act, G::kTileM, G::kThreads, Probe>(xfer, &full[G::kPartialsBarrier], pc, p, tid);
+  exchange_and_store<Act, G::kThreads, Probe>(xfer, &full[G::kPartialsBarrier], pc, p, tid, int64_t(mb0) * 16,
+                                              cta.rows);
   Probe::at(ProbePoint::kStored);
 }
 
-// decode_gemm.cuh's launcher (maps, splits, cluster launch) with this kernel; its geometry has no sum warp.
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool PerBlock>
+// decode_gemm.cuh's launcher (maps, splits, cluster launch) with this kernel; its geometry has no sum
+// warp. Short: unsplit grids may take short tiles (decode_splits.h's short_tiles).
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool PerBlock,
+          bool Short = false>
 using Launcher = decode::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES,
                                   &decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES, PerBlock>,
-                                  /*Pdl=*/false, /*SumWarp=*/false>;
+                                  /*Pdl=*/false, /*SumWarp=*/false, /*KG=*/1, Short>;
 
 }  // namespace wg
 }  // namespace decode
