@@ -31,10 +31,11 @@
 //   ntok      token counts below the bucket's (1, 4, 12, 24, 40, 48) on the small layers
 //   n64wide   64 tokens on small layers: 256-row tiles of four 64-row warpgroups against the catalog's
 //             (DEV_ROWS64=1: 64-row tiles of one warpgroup instead)
+//   n48       a 48-token bucket (wgmma m64n48k16, two warpgroups of 64 rows) against the 64-token kernel
+//             at 33-48 tokens on the small layers
+//   n48wide   48 tokens on the large layers: 256-row tiles against the 128-row 48-token kernel
 //   nox       the wgmma kernel without its activation boxes (results wrong, timing only): what reading
 //             the activations from L2 costs on the large layers
-//   short     short row tiles (decode_splits.h's short_tiles) on the unsplit 256-row wgmma grids: odd
-//             sizes checked, then 16 and 32 tokens with and without them, and where the CTAs ran
 // DEV_GRAPH=1 times every mode's launches as CUDA-graph replays.
 // Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
 #include <algorithm>
@@ -397,7 +398,7 @@ void run_with(const char* label, const Shape& sh, int N, int splits_req, bool ti
               chosen, splits_req > 0 ? "set" : "auto", L::ctas_per_sm(dev), rel, nan ? " NaN!" : (rel > 1e-2 ? " BAD" : ""),
               us, time_it ? bytes / us * 1e-3 : 0.0);
   if constexpr (!std::is_void<PL>::value) {
-    const int ctas = int(PL::row_tiles(M, chosen, sms, dev).ctas) * chosen;
+    const int ctas = int(tiles) * chosen;
     unsigned long long* buf;
     CK(cudaMalloc(&buf, size_t(ctas) * kProbeSlots * 8));
     CK(cudaMemset(buf, 0, size_t(ctas) * kProbeSlots * 8));
@@ -480,28 +481,6 @@ template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, in
 void run_wgmma(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
   run_with<wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>, Act, Bits, Signed, Zero>(label, sh, N,
                                                                                                     splits_req, time_it);
-}
-
-// The per-K-block wgmma kernel (256-row tiles) with and without short tiles (mode short); with probe:
-// then one probed launch with short tiles (where its CTAs ran).
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int ST>
-void run_short(const char* label, const Shape& sh, int N, bool time_it, bool probe = false) {
-  using Plain = wg::Launcher<Act, Bits, Signed, Zero, NT, 8, 2, ST, true>;
-  using Short = wg::Launcher<Act, Bits, Signed, Zero, NT, 8, 2, ST, true, true>;
-  using PL = Launcher<Act, Bits, Signed, Zero, NT, 8, 2, ST,
-                      &wg::decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, 8, 2, ST, true, ClockProbe>,
-                      /*Pdl=*/false, /*SumWarp=*/false, /*KG=*/1, /*Short=*/true>;
-  int dev = 0, sms = 0;
-  CK(cudaGetDevice(&dev));
-  CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-  const ShortTiles st = Short::row_tiles(sh.m, 1, sms, dev);
-  std::printf("%s %s N=%d: %lld CTAs, %lld full\n", label, sh.name, N, (long long)st.ctas, (long long)st.full_tiles);
-  if (time_it) run_with<Plain, Act, Bits, Signed, Zero>(label, sh, N, 0, true);
-  std::string l = std::string(label) + " short";
-  if (probe)
-    run_with<Short, Act, Bits, Signed, Zero, PL>(l.c_str(), sh, N, 0, true);
-  else
-    run_with<Short, Act, Bits, Signed, Zero>(l.c_str(), sh, N, 0, time_it);
 }
 
 struct NoActivations : NoProbe {
@@ -795,6 +774,38 @@ int main(int argc, char** argv) {
     for (int sp : {4, 5, 6, 8}) run_wgmma<__half, 4, true, false, 4, 8, 2, 6, true>("wb s4 nt4 cw8 r2 st6", down, 32, sp, true);
     return 0;
   }
+  if (only == "n48") {
+    // correctness: odd M, group 32, N below the bucket, split counts, uint4, bf16
+    run_wgmma<__half, 4, true, false, 6, 8, 1, 8, false>("ws s4 f16 nt6 cw8 r1 st8", g128, 45, 3, false);
+    run_wgmma<__nv_bfloat16, 4, true, false, 6, 8, 1, 8, false>("ws s4 bf16 nt6 cw8 r1 st8", small32, 48, 0, false);
+    run_wgmma<__half, 4, false, true, 6, 8, 1, 8, false>("ws u4 f16 nt6 cw8 r1 st8", g128, 33, 5, false);
+    run_wgmma<__nv_bfloat16, 4, false, true, 6, 8, 1, 8, false>("ws u4 bf16 nt6 cw8 r1 st8", perchan, 40, 2, false);
+    const Shape down8{"8b.down", 4096, 14336, 128};
+    for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b, qkv70b}) {
+      for (int n : {40, 48}) {
+        run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, n, 0, true);
+        run_wgmma<__half, 4, true, false, 6, 8, 1, 8, false>("ws s4 nt6 cw8 r1 st8", sh, n, 0, true);
+      }
+      run_wgmma<__half, 4, true, false, 6, 8, 1, 10, false>("ws s4 nt6 cw8 r1 st10", sh, 48, 0, true);
+      run_wgmma<__nv_bfloat16, 4, true, false, 8, 8, 1, 8, false>("ws s4 bf16 nt8 cw8 r1 st8", sh, 48, 0, true);
+      run_wgmma<__nv_bfloat16, 4, true, false, 6, 8, 1, 8, false>("ws s4 bf16 nt6 cw8 r1 st8", sh, 48, 0, true);
+      run_wgmma<__half, 4, false, true, 8, 8, 1, 8, false>("ws u4 nt8 cw8 r1 st8", sh, 48, 0, true);
+      run_wgmma<__half, 4, false, true, 6, 8, 1, 8, false>("ws u4 nt6 cw8 r1 st8", sh, 48, 0, true);
+    }
+    return 0;
+  }
+  if (only == "n48wide") {   // 48 tokens on the large layers: 256-row tiles (per-K-block pipeline) against 128
+    const Shape gu8{"8b.gate_up", 28672, 4096, 128};
+    run_wgmma<__half, 4, true, false, 6, 8, 2, 6, true>("wb s4 f16 nt6 cw8 r2 st6", g128, 45, 3, false);
+    run_wgmma<__nv_bfloat16, 4, false, true, 6, 8, 2, 6, true>("wb u4 bf16 nt6 cw8 r2 st6", small32, 40, 0, false);
+    for (const Shape& sh : {qkv70b, gu8, down, gate_up}) {
+      run_wgmma<__half, 4, true, false, 6, 8, 1, 8, false>("ws s4 nt6 cw8 r1 st8", sh, 48, 0, true);
+      run_wgmma<__half, 4, true, false, 6, 8, 2, 5, true>("wb s4 nt6 cw8 r2 st5", sh, 48, 0, true);
+      run_wgmma<__half, 4, true, false, 6, 8, 2, 6, true>("wb s4 nt6 cw8 r2 st6", sh, 48, 0, true);
+      run_wgmma<__half, 4, true, false, 4, 8, 2, 6, true>("wb s4 nt4 cw8 r2 st6", sh, 32, 0, true);
+    }
+    return 0;
+  }
   if (only == "nox") {
     const Shape gu8{"8b.gate_up", 28672, 4096, 128};
     for (const Shape& sh : {gate_up, down, gu8}) {
@@ -806,26 +817,6 @@ int main(int argc, char** argv) {
       run_nox<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", sh, 32);
       run_nox<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64);
     }
-    return 0;
-  }
-  if (only == "short") {   // short row tiles on the unsplit 256-row wgmma grids
-    // correctness: M not a multiple of 64 (the last short tile partly past M), three rounds of CTAs at
-    // 16 tokens, uint4, bf16, group 32, N below the bucket
-    const Shape odd{"short.odd", 57328, 256, 64}, three{"short.3rounds", 76800, 256, 128},
-        g32{"short.g32", 57344, 128, 32};
-    run_short<__half, 4, true, false, 4, 6>("wb s4 f16 nt4 st6", odd, 29, false);
-    run_short<__half, 4, true, false, 2, 6>("wb s4 f16 nt2 st6", three, 16, false);
-    run_short<__half, 4, false, true, 2, 6>("wb u4 f16 nt2 st6", odd, 11, false);
-    run_short<__nv_bfloat16, 4, true, false, 4, 6>("wb s4 bf16 nt4 st6", g32, 32, false);
-    run_short<__nv_bfloat16, 4, false, true, 4, 6>("wb u4 bf16 nt4 st6", odd, 32, false);
-    const Shape gu8{"8b.gate_up", 28672, 4096, 128};
-    for (const Shape& sh : {gate_up, gu8}) {
-      run_short<__half, 4, true, false, 2, 6>("wb s4 f16 nt2 st6", sh, 16, true);
-      run_short<__half, 4, true, false, 4, 6>("wb s4 f16 nt4 st6", sh, 32, true);
-      run_short<__nv_bfloat16, 4, true, false, 4, 6>("wb s4 bf16 nt4 st6", sh, 32, true);
-      run_short<__half, 4, false, true, 4, 6>("wb u4 f16 nt4 st6", sh, 32, true);
-    }
-    run_short<__half, 4, true, false, 4, 6>("wb s4 f16 nt4 st6", gate_up, 32, true, true);
     return 0;
   }
   if (only == "ntok") {   // token counts below the bucket's: what the exchange moves for the padding tokens

@@ -58,7 +58,12 @@ WIDE_ROW_WEIGHTS = ("s4", "u4")
 # split-K across a thread-block cluster. (tile_m, tile_n) pairs: N up to tile_n tokens; 256-row tiles
 # for large weights, 128-row tiles for small ones (dispatch.cpp has the measured rule).
 # tile_k is the K depth of one pipeline stage.
-DECODE_TILES = [(128, 8), (128, 16), (128, 32), (128, 64), (256, 8), (256, 16), (256, 32)]
+DECODE_TILES = [(128, 8), (128, 16), (128, 32), (128, 48), (128, 64), (256, 8), (256, 16), (256, 32)]
+# Token buckets that exist only as wgmma kernels (4-bit weights): 48 tokens, m64n48k16 on two warpgroups
+# of 64 rows as at 64 tokens. At 33-48 tokens it is 3-9% faster than the 64-token kernel (fewer MMA
+# columns and accumulators per stage; dev harness mode n48, H100, us, N=48: reported case 13.45 ->
+# 12.60, 8b.qkv 12.59 -> 11.87, 8b.o 10.84 -> 10.47, 8b.down 22.13 -> 20.66, 70b.o 26.53 -> 24.59).
+WGMMA_ONLY_BUCKETS = (48,)
 
 
 def decode_mma(weight: str, tile_n: int) -> str:
@@ -70,7 +75,7 @@ def decode_mma(weight: str, tile_n: int) -> str:
     15.1 us, 8b.o 13.0 us against 23.1 and 17.8 us on the best stock tile and 21.6 and 16.1 us on
     mma.sync); mma.sync elsewhere (at 8 tokens nothing to gain from wider MMAs, and int8 at 16 tokens
     measured only 1-3% apart)."""
-    return "wgmma" if tile_n in (16, 32, 64) and weight in ("s4", "u4") else "mma.sync"
+    return "wgmma" if tile_n in (16, 32, 48, 64) and weight in ("s4", "u4") else "mma.sync"
 
 
 ENTRIES = [
@@ -84,4 +89,5 @@ ENTRIES = [
     for w in WEIGHTS
     for a in ACTS
     for (tm, tn) in DECODE_TILES
+    if tn not in WGMMA_ONLY_BUCKETS or decode_mma(w, tn) == "wgmma"
 ]

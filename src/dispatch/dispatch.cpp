@@ -79,7 +79,8 @@ double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count) 
     // harness against the bench's CUTLASS picks) and at 64 tokens on weights below 80M elements
     // (reported case 15.1 vs 23.1 us, 8b.o 13.0 vs 17.8, 8b.down 23.9 vs 28.6, 8b.qkv 15.4 vs 18.7 with
     // the split count its clusters fit in, decode_splits.h; 70b.o, 67M, since the bulk-copy exchange:
-    // 26.7 us in the dev harness against the stock 128x64 tile's 28.7 in the bench); for wider N,
+    // 26.7 us in the dev harness against the stock 128x64 tile's 28.7 in the bench), and so does its
+    // 48-token bucket at 33-48 tokens (the narrowest bucket, as below); for wider N,
     // larger weights at 64 tokens, and mma.sync at 32 and 64 tokens, the stock tiles win, and decode
     // entries only run what they cannot (group size 32).
     // Within the family: the narrowest token bucket, then 128 or 256 rows (8 consumer warps). For the
@@ -92,7 +93,7 @@ double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count) 
     // before: 31.2 / 26.2 us).
     const bool wgmma = std::string(e.mma) == "wgmma";
     const bool preferred = e.tile_n <= 16 || (e.tile_n == 32 && wgmma) ||
-                           (e.tile_n == 64 && wgmma && elements < kWideRowsElements && p.n <= 64);
+                           (e.tile_n >= 48 && wgmma && elements < kWideRowsElements && p.n <= 64);
     const bool walk = wgmma || (e.tile_n < 16 && e.weight != WeightType::S8);
     const bool wide_rows = walk ? decode_stage_walk(256, p, sm_count) < decode_stage_walk(128, p, sm_count)
                                 : elements >= (e.tile_n <= 16 ? 80.0e6 : 48.0e6);

@@ -14,8 +14,8 @@ namespace decode {
 // The launcher of decode_kernel with KG consumer groups, or with Wgmma of decode_wgmma_kernel
 // (per-K-block pipeline on 256-row tiles, i.e. 8 consumer warps of 2 row blocks; per-stage
 // pipeline on 128-row tiles). A specialisation, not
-// std::conditional: naming a wgmma launcher instantiates its kernel, which exists only for 16, 32 and
-// 64 tokens.
+// std::conditional: naming a wgmma launcher instantiates its kernel, which exists only for 16, 32, 48
+// and 64 tokens.
 template <bool Wgmma, class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, int KG>
 struct LauncherFor {
   using type = Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES,
@@ -25,14 +25,12 @@ struct LauncherFor {
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, int KG>
 struct LauncherFor<true, Act, Bits, Signed, Zero, NT, CW, R, STAGES, KG> {
   static_assert(KG == 1, "the wgmma kernel has one consumer group");
-  // 256-row tiles: per-K-block pipeline, and short tiles on unsplit grids (decode_splits.h).
-  static constexpr bool kWide = 16 * CW * R == 256;
-  using type = wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES, /*PerBlock=*/kWide, /*Short=*/kWide>;
+  using type = wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES, /*PerBlock=*/16 * CW * R == 256>;
 };
 
 // Catalog adapter: N up to NT*8 tokens and TM rows per CTA. 256-row tiles: 8 consumer warps x 2 row
-// blocks. 128-row tiles: 4 x 2, except the wgmma kernel at 64 tokens: 8 warps (two warpgroups of 64
-// rows) x 1, whose accumulators (32 fp32 per thread) and two stages of fragments leave two CTAs per SM
+// blocks. 128-row tiles: 4 x 2, except the wgmma kernel at 48 and 64 tokens: 8 warps (two warpgroups of 64
+// rows) x 1, whose accumulators (24 or 32 fp32 per thread) and two stages of fragments leave two CTAs per SM
 // (dev harness mode n64, H100, us: reported case 15.1, 8b.o 13.0, 8b.down 23.9 against 15.8, 13.1 and
 // 24.1 with one warpgroup of 128 rows, and against the stock CUTLASS tiles' 23.1, 17.8 and 28.6).
 // Stage counts as measured best on the H100 (bench/NOTES.md), chosen for
@@ -42,8 +40,8 @@ struct LauncherFor<true, Act, Bits, Signed, Zero, NT, CW, R, STAGES, KG> {
 // Wgmma: the wgmma kernel (decode_wgmma.cuh; per-stage pipeline on 128-row tiles, per-K-block on
 // 256-row tiles, as measured fastest), else decode_kernel's mma.sync; the catalog (catalog.py,
 // decode_mma) says which entry takes which. The wgmma kernel at 32 tokens takes 6 stages (two CTAs per
-// SM as the dev harness measured it), at 64 tokens on two warpgroups 8 stages of 13 KB (two CTAs per
-// SM). 8-token 128-row tiles (the small layers' mma.sync kernel) take two consumer groups: 8-11%
+// SM as the dev harness measured it), at 48 and 64 tokens on two warpgroups 8 stages of 11-13 KB
+// (two CTAs per SM; 10 stages measured 2-6% slower at 48 tokens, dev harness mode n48). 8-token 128-row tiles (the small layers' mma.sync kernel) take two consumer groups: 8-11%
 // faster at N=1 and 8 on the small bench layers (reported case 12.05 -> 10.50 us, 8b.o 9.20 -> 8.42,
 // 70b.o 20.31 -> 19.23; dev harness mode kgroups, H100); four groups were no faster (occupancy
 // halves). int8 takes two groups at 16 tokens too, and then splits K only as far as one CTA per SM
@@ -54,12 +52,13 @@ struct DecodeGemm {
   static constexpr bool kSigned = WT != WeightType::U4;
   static constexpr bool kZero = WT == WeightType::U4;
   static constexpr int kNPad = NT * 8;
-  static constexpr bool kTwoGroups64 = Wgmma && NT == 8 && TM == 128;   // two warpgroups of 64 rows
-  static constexpr int kR = kTwoGroups64 ? 1 : 2;
+  // 48 and 64 tokens on 128-row tiles: two warpgroups of 64 rows
+  static constexpr bool kTwoGroupsOf64Rows = Wgmma && NT >= 6 && TM == 128;
+  static constexpr int kR = kTwoGroupsOf64Rows ? 1 : 2;
   static constexpr int kCW = TM / (16 * kR);
   static constexpr int stages() {
     if (kBits == 8 && TM == 256 && NT == 2) return 5;
-    if (kTwoGroups64) return 8;
+    if (kTwoGroupsOf64Rows) return 8;
     if (TM == 256 || NT >= 8 || (Wgmma && NT >= 4)) return 6;
     return 8;
   }

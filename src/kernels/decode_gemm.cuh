@@ -58,7 +58,6 @@ struct Params {
   void* y;                  // [N, M]
   int m, n, k, group;
   int k_chunk;              // K columns per CTA (multiple of kStageK)
-  int full_tiles;           // CTAs blockIdx.x < full_tiles have the tile's rows, the others 64 fewer (short_tiles)
 };
 
 // Development hook (bench/dev/decode_dev.cu, mode probe): decode_body and produce_stages call
@@ -80,7 +79,6 @@ struct Maps {
   CUtensorMap x;   // activations [N][K]
   CUtensorMap s;   // scales [K/g][M]
   CUtensorMap z;   // zeros [K/g][M] (u4 only)
-  CUtensorMap w_short;   // the weights again, boxes of a short tile's rows (launches with short tiles only)
 };
 
 // The split-K exchange's layout (the split count is known at run time: it is the cluster size). Rank q
@@ -169,18 +167,14 @@ __device__ __forceinline__ uint32_t stage_ring_offset(const unsigned char* smem)
 }
 
 // This CTA's share of the problem: the first K column of its split (blockIdx.y), the number of
-// 64-column stages it walks, its first 16-row block and its rows (blockIdx.x: the full tiles first,
-// then the short ones, 64 rows fewer; short_tiles in decode_splits.h).
+// 64-column stages it walks, and its first 16-row block (blockIdx.x).
 struct CtaWork {
-  int k0, nstages, mb0, rows;
+  int k0, nstages, mb0;
 };
 template <class G>
 __device__ __forceinline__ CtaWork cta_work(const Params& p) {
   const int k0 = blockIdx.y * p.k_chunk;
-  const int x = int(blockIdx.x), full_blocks = G::kTileM / 16;
-  const bool full = x < p.full_tiles;
-  const int mb0 = full ? x * full_blocks : p.full_tiles * full_blocks + (x - p.full_tiles) * (full_blocks - 4);
-  return CtaWork{k0, (min(p.k, k0 + p.k_chunk) - k0) / kStageK, mb0, full ? G::kTileM : G::kTileM - 64};
+  return CtaWork{k0, (min(p.k, k0 + p.k_chunk) - k0) / kStageK, int(blockIdx.x * (G::kTileM / 16))};
 }
 
 // The producer thread, first thing in the kernel: asks for the tensor maps (their fetch then overlaps
@@ -202,31 +196,24 @@ __device__ __forceinline__ void prepare_producer(const Maps& maps, uint64_t* ful
 }
 
 // The producer (one thread): claims each free stage in turn, announces its bytes and issues its three
-// or four TMA boxes. Weights are read once, so they are marked evict-first in L2. A short tile (rows <
-// the tile's) takes its weights through the short boxes: a stage then holds its K blocks of rows/16
-// packed blocks each, back to back. Its scale box still spans the tile's rows (the rows past its own
-// are read and not used).
+// or four TMA boxes. Weights are read once, so they are marked evict-first in L2.
 template <class G, bool Zero, int STAGES, class Probe = NoProbe>
 __device__ __forceinline__ void produce_stages(const Maps& maps, const Params& p, unsigned char* pipe, uint64_t* full,
-                                               uint64_t* empty, int k0, int nstages, int mb0, int rows = G::kTileM) {
+                                               uint64_t* empty, int k0, int nstages, int mb0) {
   uint64_t policy = 0;
   if constexpr (Probe::kEvictFirst) policy = sm90::l2_evict_first_policy();
-  const bool short_tile = rows < G::kTileM;
-  const CUtensorMap* wmap = short_tile ? &maps.w_short : &maps.w;
-  const uint32_t tx_bytes = G::kTxBytes - (short_tile ? kStageBlocks * 4 * G::kAtomBytes : 0) -
-                            (Probe::kLoadX ? 0 : G::kXBytes);
   for (int s = 0; s < nstages; ++s) {
     const int slot = s % STAGES;
     unsigned char* st = pipe + slot * G::kStageBytes;
     const int ks = k0 + s * kStageK;
     sm90::mbar_wait(&empty[slot], ((s / STAGES) & 1) ^ 1);
     Probe::at(ProbePoint::kClaimed, s);
-    sm90::mbar_arrive_expect_tx(&full[slot], tx_bytes);
+    sm90::mbar_arrive_expect_tx(&full[slot], G::kTxBytes - (Probe::kLoadX ? 0 : G::kXBytes));
     if constexpr (Probe::kLoadX) sm90::tma_load_2d(st, &maps.x, ks, 0, &full[slot]);
     if constexpr (Probe::kEvictFirst)
-      sm90::tma_load_3d_hint(st + G::kXBytes, wmap, 0, mb0, ks / 16, &full[slot], policy);
+      sm90::tma_load_3d_hint(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot], policy);
     else
-      sm90::tma_load_3d(st + G::kXBytes, wmap, 0, mb0, ks / 16, &full[slot]);
+      sm90::tma_load_3d(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot]);
     unsigned char* sdst = st + G::kXBytes + G::kWBytes;
     sm90::tma_load_2d(sdst, &maps.s, mb0 * 16, ks / p.group, &full[slot]);
     if constexpr (Zero) sm90::tma_load_2d(sdst + 2 * G::kTileM * 2, &maps.z, mb0 * 16, ks / p.group, &full[slot]);
@@ -319,11 +306,9 @@ __device__ __forceinline__ void store_fragment(float* send, const PartialChunks&
 // release costs a GPU-scope fence, and thousands of small remote loads or stores take ~1,200-2,000
 // cycles (bench/NOTES.md). M is a multiple of 16 and y and bias are 16-byte aligned (the bindings check
 // both), so four rows are all in y or all past it, and their four values are one 8-byte access.
-// tile_row0, tile_rows: the CTA's first row and its rows (a short tile's partial sums past its rows
-// are not stored).
-template <class Act, int kThreads, class Probe = NoProbe>
+template <class Act, int kTileM, int kThreads, class Probe = NoProbe>
 __device__ __forceinline__ void exchange_and_store(float* xfer, uint64_t* partials_in, const PartialChunks& pc,
-                                                   const Params& p, int tid, int64_t tile_row0, int tile_rows) {
+                                                   const Params& p, int tid) {
   constexpr int kVec = 4;
   const int splits = int(gridDim.y), rank = int(blockIdx.y);
   float* recv = xfer + splits * pc.floats;
@@ -353,7 +338,7 @@ __device__ __forceinline__ void exchange_and_store(float* xfer, uint64_t* partia
   }
   Probe::at(ProbePoint::kPartialsReceived);
   const int row0 = rank * pc.rows;
-  const int nquads = max(0, min(tile_rows, row0 + pc.rows) - row0) / kVec;
+  const int nquads = max(0, min(kTileM, row0 + pc.rows) - row0) / kVec;
   for (int i = tid; i < nquads * p.n; i += kThreads) {
     const int rl = (i % nquads) * kVec, n = i / nquads;
     float sum[kVec];
@@ -369,7 +354,7 @@ __device__ __forceinline__ void exchange_and_store(float* xfer, uint64_t* partia
         }
       }
     }
-    const int64_t m = tile_row0 + row0 + rl;
+    const int64_t m = int64_t(blockIdx.x) * kTileM + row0 + rl;
     if (m < p.m) {
       if (p.bias) {
         const uint2 b = *reinterpret_cast<const uint2*>(static_cast<const Act*>(p.bias) + m);
@@ -567,8 +552,7 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
     }
     if (KG > 1) __syncthreads();
   }
-  exchange_and_store<Act, G::kThreads, Probe>(xfer, &full[G::kPartialsBarrier], pc, p, tid, int64_t(mb0) * 16,
-                                              G::kTileM);
+  exchange_and_store<Act, G::kTileM, G::kThreads, Probe>(xfer, &full[G::kPartialsBarrier], pc, p, tid);
   Probe::at(ProbePoint::kStored);
 }
 
@@ -606,12 +590,10 @@ inline cudaLaunchConfig_t cluster_launch_config(dim3 grid, unsigned threads, siz
 
 // Kernel: any kernel of this geometry and parameters (the wgmma kernel, the dev harness's variants);
 // Pdl: launch with programmatic stream serialization (for a kernel that waits for its predecessor
-// itself); SumWarp, KG: as the kernel's Geometry; Short: an unsplit grid may cut its rows into short
-// tiles (short_tiles; only for a kernel that reads a stage's weights at the short tile's K-block
-// stride, the wgmma kernel).
+// itself); SumWarp, KG: as the kernel's Geometry.
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES,
           auto Kernel = &decode_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES>, bool Pdl = false,
-          bool SumWarp = Zero && NT >= 2, int KG = 1, bool Short = false>
+          bool SumWarp = Zero && NT >= 2, int KG = 1>
 struct Launcher {
   using G = Geometry<Bits, NT, Zero, CW, R, STAGES, SumWarp, KG>;
   static constexpr auto kernel = Kernel;
@@ -645,7 +627,7 @@ struct Launcher {
   }
   static int ctas_per_sm(int device) { return std::max(1, occupancy(device).ctas_per_sm); }
 
-  static Maps make_maps(const Params& prm, bool short_tiles = false) {
+  static Maps make_maps(const Params& prm) {
     constexpr CUtensorMapDataType act_type =
         std::is_same<Act, __half>::value ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
     const cuuint64_t m = cuuint64_t(prm.m), k = cuuint64_t(prm.k), n = cuuint64_t(prm.n);
@@ -658,11 +640,6 @@ struct Launcher {
       const cuuint32_t box[3] = {G::kAtomWords, G::kTileM / 16, kStageBlocks};
       maps.w = make_tensor_map(CU_TENSOR_MAP_DATA_TYPE_UINT64, 3, prm.w, dims, strides, box,
                                CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_L2_256B);
-      if (short_tiles) {
-        const cuuint32_t short_box[3] = {G::kAtomWords, G::kTileM / 16 - 4, kStageBlocks};
-        maps.w_short = make_tensor_map(CU_TENSOR_MAP_DATA_TYPE_UINT64, 3, prm.w, dims, strides, short_box,
-                                       CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_L2_256B);
-      }
     }
     {
       const cuuint64_t dims[2] = {k, n};
@@ -682,14 +659,6 @@ struct Launcher {
     return maps;
   }
 
-  // The grid's row tiles and how many of them are full (the rest short), for a plan of `splits`.
-  static ShortTiles row_tiles(int64_t m, int splits, int sm_count, int device) {
-    const int64_t tiles = (m + G::kTileM - 1) / G::kTileM;
-    if (!Short || splits != 1) return ShortTiles{tiles, tiles};
-    const ShortTiles st = short_tiles(m, G::kTileM, sm_count, ctas_per_sm(device));
-    return st.ctas > 0 ? st : ShortTiles{tiles, tiles};
-  }
-
   // splits <= 0: choose (max_ctas > 0: among plans of at most that many CTAs, plan_splits).
   static void launch(const Params& base, int device, int sm_count, cudaStream_t stream, int splits = 0,
                      int64_t max_ctas = 0) {
@@ -699,12 +668,10 @@ struct Launcher {
     const SplitPlan plan = plan_splits(tiles, prm.k, sm_count, splits, occ.cluster_capacity, G::kTileM, max_ctas);
     prm.k_chunk = int(plan.stages_per_cta * kStageK);
     splits = plan.splits;
-    const ShortTiles grid = row_tiles(prm.m, splits, sm_count, device);
-    prm.full_tiles = int(grid.full_tiles);
-    const Maps maps = make_maps(prm, grid.full_tiles < grid.ctas);
+    const Maps maps = make_maps(prm);
     cudaLaunchAttribute attr[2];
-    cudaLaunchConfig_t cfg = cluster_launch_config(dim3(unsigned(grid.ctas), unsigned(splits), 1), G::kThreads,
-                                                   G::kSmem, splits, stream, attr);
+    cudaLaunchConfig_t cfg =
+        cluster_launch_config(dim3(unsigned(tiles), unsigned(splits), 1), G::kThreads, G::kSmem, splits, stream, attr);
     attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attr[1].val.programmaticStreamSerializationAllowed = 1;
     cfg.numAttrs = Pdl ? 2 : 1;

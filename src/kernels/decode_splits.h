@@ -88,33 +88,5 @@ inline SplitPlan plan_splits(int64_t tiles, int64_t k, int sm_count, int request
   return best;
 }
 
-// Short row tiles for an unsplit grid (the wgmma kernel's 256-row tiles): a layer of many row tiles
-// leaves the SMs unevenly loaded when its tiles are not a multiple of the SM count. 70b.gate_up has 224
-// tiles of 256 rows: 92 of the 132 SMs hold two (512 rows each), 40 hold one, and the call takes as
-// long as the SMs that hold two. Cut into as many CTAs as the SMs hold in that many rounds (264), most
-// of them one 64-row slab short, the busiest SM holds 448 rows. The CTAs are dealt breadth first (one
-// per SM, then a second per SM), so the full tiles come first: every SM gets at most one of them per
-// round. A stream-K grid with the same balance measured 11% faster at 32 tokens on 70b.gate_up before
-// settling its shared tiles (bench/NOTES.md, "Stream-K"); short tiles settle nothing.
-struct ShortTiles {
-  int64_t ctas;         // the grid's row tiles: 0 when short tiles do not lower the busiest SM's rows
-  int64_t full_tiles;   // the first full_tiles CTAs have tile_rows rows, the others tile_rows - 64
-};
-// ctas_per_sm: how many CTAs an SM holds at once; the rounds must fit (one wave).
-inline ShortTiles short_tiles(int64_t m, int tile_rows, int sm_count, int ctas_per_sm) {
-  const int64_t slabs = (m + 63) / 64, tile_slabs = tile_rows / 64;
-  const int64_t tiles = (slabs + tile_slabs - 1) / tile_slabs;
-  if (tile_slabs < 2 || sm_count <= 0 || tiles < sm_count) return ShortTiles{0, tiles};
-  const int64_t rounds = (tiles + sm_count - 1) / sm_count;
-  if (rounds > ctas_per_sm) return ShortTiles{0, tiles};
-  const int64_t ctas = rounds * sm_count;
-  const int64_t full = slabs - ctas * (tile_slabs - 1);   // full tiles, the rest one slab short
-  if (full < 0 || full > ctas) return ShortTiles{0, tiles};
-  // busiest SM: one CTA per round, a full one in the first ceil(full / SMs) rounds
-  const int64_t busiest = rounds * (tile_slabs - 1) + (full + sm_count - 1) / sm_count;
-  if (busiest >= rounds * tile_slabs) return ShortTiles{0, tiles};
-  return ShortTiles{ctas, full};
-}
-
 }  // namespace decode
 }  // namespace mixgemm

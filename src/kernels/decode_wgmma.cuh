@@ -92,6 +92,30 @@ template <> struct Wgmma<__nv_bfloat16, 64> {
   }
 };
 
+template <> struct Wgmma<__half, 48> {
+  static __device__ __forceinline__ void run(float (&d)[24], const uint32_t (&a)[4], uint64_t desc_b) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %29, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n48k16.f32.f16.f16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23}, "
+        "{%24, %25, %26, %27}, %28, p, 1, 1, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "n"(1));
+  }
+};
+
+template <> struct Wgmma<__nv_bfloat16, 48> {
+  static __device__ __forceinline__ void run(float (&d)[24], const uint32_t (&a)[4], uint64_t desc_b) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %29, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n48k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23}, "
+        "{%24, %25, %26, %27}, %28, p, 1, 1, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "n"(1));
+  }
+};
+
 template <> struct Wgmma<__half, 16> {
   static __device__ __forceinline__ void run(float (&d)[8], const uint32_t (&a)[4], uint64_t desc_b) {
     asm volatile(
@@ -153,7 +177,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
   constexpr int kN = G::kNPad;
   constexpr int kD = kN / 2;
   static_assert(CW % 4 == 0, "consumer warps form whole warpgroups");
-  static_assert(kN == 16 || kN == 32 || kN == 64, "wgmma buckets are 16, 32 or 64 tokens");
+  static_assert(kN == 16 || kN == 32 || kN == 48 || kN == 64, "wgmma buckets are 16, 32, 48 or 64 tokens");
   extern __shared__ __align__(128) unsigned char smem[];
   uint64_t* full = reinterpret_cast<uint64_t*>(smem);
   uint64_t* empty = full + STAGES;
@@ -162,9 +186,6 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const CtaWork cta = cta_work<G>(p);
   const int k0 = cta.k0, nstages = cta.nstages, mb0 = cta.mb0;
-  // A stage's K blocks lie this many bytes apart: the CTA's rows of packed blocks (a short tile's are
-  // fewer; its missing row blocks then read the next K block's, and their sums are never stored).
-  const int wblock_bytes = (cta.rows / 16) * G::kAtomBytes;
 
   if (tid == 32 * CW) prepare_producer<G, Zero>(maps, full);
   __syncthreads();
@@ -182,7 +203,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
   const int warpgroup_idx = __shfl_sync(0xffffffffu, tid / 128, 0);
   if (warpgroup_idx == CW / 4) {
     if (warp == CW && lane == 0)
-      produce_stages<G, Zero, STAGES, Probe>(maps, p, pipe, full, empty, k0, nstages, mb0, cta.rows);
+      produce_stages<G, Zero, STAGES, Probe>(maps, p, pipe, full, empty, k0, nstages, mb0);
   } else {
     const bool g32 = p.group == 32;
     auto stage_ptr = [&](int s) { return pipe + (s % STAGES) * G::kStageBytes; };
@@ -208,7 +229,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
     // This warp's fragment of row block rr in K block kb of stage s, converted and scaled.
     auto convert_block = [&](int s, int kb, int rr, const uint32_t (&sc)[R][2][2], const uint32_t (&zc)[R][2][2],
                              uint32_t (&f)[4]) {
-      const Word<Bits> wv = *reinterpret_cast<const Word<Bits>*>(stage_ptr(s) + G::kXBytes + kb * wblock_bytes +
+      const Word<Bits> wv = *reinterpret_cast<const Word<Bits>*>(stage_ptr(s) + G::kXBytes + kb * G::kWBlockBytes +
                                                                  ((wgroup * R + rr) * 4 + wq) * G::kAtomBytes +
                                                                  lane * Bits);
       uint32_t q[4];
@@ -307,18 +328,15 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
         store_fragment(xfer, pc, (wgroup * R + rr) * 4 + wq, c, lane, acc[rr][4 * c + 0], acc[rr][4 * c + 1],
                        acc[rr][4 * c + 2], acc[rr][4 * c + 3]);
   }
-  exchange_and_store<Act, G::kThreads, Probe>(xfer, &full[G::kPartialsBarrier], pc, p, tid, int64_t(mb0) * 16,
-                                              cta.rows);
+  exchange_and_store<Act, G::kTileM, G::kThreads, Probe>(xfer, &full[G::kPartialsBarrier], pc, p, tid);
   Probe::at(ProbePoint::kStored);
 }
 
-// decode_gemm.cuh's launcher (maps, splits, cluster launch) with this kernel; its geometry has no sum
-// warp. Short: unsplit grids may take short tiles (decode_splits.h's short_tiles).
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool PerBlock,
-          bool Short = false>
+// decode_gemm.cuh's launcher (maps, splits, cluster launch) with this kernel; its geometry has no sum warp.
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool PerBlock>
 using Launcher = decode::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES,
                                   &decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES, PerBlock>,
-                                  /*Pdl=*/false, /*SumWarp=*/false, /*KG=*/1, Short>;
+                                  /*Pdl=*/false, /*SumWarp=*/false>;
 
 }  // namespace wg
 }  // namespace decode
