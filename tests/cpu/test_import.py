@@ -29,7 +29,7 @@ def test_kernels_listed_with_metadata():
         if k["family"] == "cutlass":
             assert k["mma"] == "wgmma"
         else:
-            assert (k["mma"] == "wgmma") == (k["tile_n"] in (16, 32, 64) and k["weight"] in ("s4", "u4")), k["name"]
+            assert (k["mma"] == "wgmma") == (k["tile_n"] in (16, 32, 48, 64) and k["weight"] in ("s4", "u4")), k["name"]
 
 
 def test_import_does_not_initialize_cuda():
