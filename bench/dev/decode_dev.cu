@@ -34,6 +34,11 @@
 //   n48       a 48-token bucket (wgmma m64n48k16, two warpgroups of 64 rows) against the 64-token kernel
 //             at 33-48 tokens on the small layers
 //   n48wide   48 tokens on the large layers: 256-row tiles against the 128-row 48-token kernel
+//   s8wg      int8 at 1 and 16 tokens on the small layers: the catalog's two-group mma.sync kernel (split
+//             plan capped at one CTA per SM) against the wgmma kernel's 16-token tile; then 70b.down's
+//             split count at 16 tokens (int4, fp16 and bf16)
+//   data32    the large layers at 16/32 tokens with uniform random data and with quantised-normal data
+//   large16   16 tokens on the large layers: the wgmma kernel against decode_kernel's mma.sync
 //   nox       the wgmma kernel without its activation boxes (results wrong, timing only): what reading
 //             the activations from L2 costs on the large layers
 // DEV_GRAPH=1 times every mode's launches as CUDA-graph replays.
@@ -71,12 +76,32 @@ __global__ void fill_bytes(unsigned char* p, size_t n, uint32_t seed) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
     p[i] = hash32(i, seed) & 0xFF;
 }
+// About N(0, 1) from four uniforms (Irwin-Hall).
+__device__ float normal(uint64_t i, uint32_t seed) {
+  return (unit(4 * i, seed) + unit(4 * i + 1, seed) + unit(4 * i + 2, seed) + unit(4 * i + 3, seed) - 2.f) * 1.7320508f;
+}
+// Mode data32's "normal" data: each nibble a signed 4-bit value round(2.3 N(0,1)) clamped to [-8, 7], as a
+// quantised normal weight would be (int4 and int8 words alike: every nibble is drawn this way).
+__global__ void fill_nibbles_normal(unsigned char* p, size_t n, uint32_t seed) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
+    const int lo = max(-8, min(7, __float2int_rn(2.3f * normal(2 * i, seed))));
+    const int hi = max(-8, min(7, __float2int_rn(2.3f * normal(2 * i + 1, seed))));
+    p[i] = (unsigned char)((lo & 0xF) | ((hi & 0xF) << 4));
+  }
+}
+bool g_normal_data = false;   // mode data32: quantised-normal weights and N(0, 1) activations
 template <class T>
 __global__ void fill_act(T* p, size_t n, uint32_t seed, float lo, float hi) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
     p[i] = T(lo + (hi - lo) * unit(i, seed));
 }
 // zeros z' = -s * z with integer z in [0, 15]
+template <class T>
+__global__ void fill_act_normal(T* p, size_t n, uint32_t seed) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
+    p[i] = T(normal(i, seed));
+}
+
 template <class T>
 __global__ void make_zeros(T* z, const T* s, size_t n, uint32_t seed) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
@@ -285,6 +310,10 @@ struct Problem {
   float* ref;
 };
 
+// The launches' CTA cap (launch's max_ctas; mode s8wg sets it to the SM count, as the catalog's int8
+// two-group kernels run).
+int64_t g_max_ctas = 0;
+
 // L: a launcher type with launch(params, device, sms, stream, splits), G::kTileM and ctas_per_sm(device).
 // PL (mode probe): after the timing, one launch of this launcher's kernel on the copy of the weights
 // touched longest ago (so it streams from HBM), and its probe summary.
@@ -299,7 +328,10 @@ void run_with(const char* label, const Shape& sh, int N, int splits_req, bool ti
   for (int c = 0; c < copies; ++c) {
     CK(cudaMalloc(&w[c], wbytes));
     CK(cudaMalloc(&s[c], sn * sizeof(Act)));
-    fill_bytes<<<1024, 256>>>(w[c], wbytes, 11 + c);
+    if (g_normal_data)
+      fill_nibbles_normal<<<1024, 256>>>(w[c], wbytes, 11 + c);
+    else
+      fill_bytes<<<1024, 256>>>(w[c], wbytes, 11 + c);
     fill_act<Act><<<1024, 256>>>(s[c], sn, 23 + c, -0.02f, 0.02f);
     if (Zero) {
       CK(cudaMalloc(&z[c], sn * sizeof(Act)));
@@ -311,7 +343,10 @@ void run_with(const char* label, const Shape& sh, int N, int splits_req, bool ti
   CK(cudaMalloc(&x, size_t(N) * K * sizeof(Act)));
   CK(cudaMalloc(&y, size_t(N) * M * sizeof(Act)));
   CK(cudaMalloc(&ref, size_t(N) * M * sizeof(float)));
-  fill_act<Act><<<1024, 256>>>(x, size_t(N) * K, 7, -1.f, 1.f);
+  if (g_normal_data)
+    fill_act_normal<Act><<<1024, 256>>>(x, size_t(N) * K, 7);
+  else
+    fill_act<Act><<<1024, 256>>>(x, size_t(N) * K, 7, -1.f, 1.f);
   reference<Act><<<dim3((M + 127) / 128, N), 128>>>(w[0], s[0], z[0], x, ref, M, N, K, G, Bits, Signed);
   CK(cudaMemset(y, 0xFF, size_t(N) * M * sizeof(Act)));   // NaN poison
   Params p{};
@@ -328,7 +363,7 @@ void run_with(const char* label, const Shape& sh, int N, int splits_req, bool ti
   int dev = 0, sms = 0;
   CK(cudaGetDevice(&dev));
   CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-  L::launch(p, dev, sms, 0, splits_req);
+  L::launch(p, dev, sms, 0, splits_req, g_max_ctas);
   CK(cudaDeviceSynchronize());
   std::vector<Act> hy(size_t(N) * M);
   std::vector<float> hr(size_t(N) * M);
@@ -344,7 +379,9 @@ void run_with(const char* label, const Shape& sh, int N, int splits_req, bool ti
   }
   const double rel = maxerr / std::max(maxref, 1e-30);
   const int64_t tiles = (M + L::G::kTileM - 1) / L::G::kTileM;
-  const int chosen = splits_req > 0 ? splits_req : plan_splits(tiles, K, sms, 0, L::occupancy(dev).cluster_capacity, L::G::kTileM).splits;
+  const int chosen = splits_req > 0 ? splits_req
+                                    : plan_splits(tiles, K, sms, 0, L::occupancy(dev).cluster_capacity, L::G::kTileM,
+                                                  g_max_ctas).splits;
   double us = 0;
   if (time_it) {
     cudaEvent_t e0, e1;
@@ -363,7 +400,7 @@ void run_with(const char* label, const Shape& sh, int N, int splits_req, bool ti
         p.w = w[c];
         p.scales = s[c];
         p.zeros = z[c];
-        L::launch(p, dev, sms, st, splits_req);
+        L::launch(p, dev, sms, st, splits_req, g_max_ctas);
       }
     };
     for (int rep = 0; rep < 7; ++rep) {
@@ -803,6 +840,51 @@ int main(int argc, char** argv) {
       run_wgmma<__half, 4, true, false, 6, 8, 2, 5, true>("wb s4 nt6 cw8 r2 st5", sh, 48, 0, true);
       run_wgmma<__half, 4, true, false, 6, 8, 2, 6, true>("wb s4 nt6 cw8 r2 st6", sh, 48, 0, true);
       run_wgmma<__half, 4, true, false, 4, 8, 2, 6, true>("wb s4 nt4 cw8 r2 st6", sh, 32, 0, true);
+    }
+    return 0;
+  }
+  if (only == "s8wg") {
+    const Shape down8{"8b.down", 4096, 14336, 128};
+    run_wgmma<__half, 8, true, false, 2, 4, 2, 8, false>("ws s8 f16 nt2 cw4 r2 st8", g128, 13, 3, false);
+    run_wgmma<__nv_bfloat16, 8, true, false, 2, 4, 2, 8, false>("ws s8 bf16 nt2 cw4 r2 st8", small32, 16, 0, false);
+    for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b}) {
+      for (int n : {1, 16}) {
+        g_max_ctas = 132;
+        if (n == 1)
+          run_kg<__half, 8, true, false, 1, 4, 2, 8, 2>("kg2 s8 nt1 cw4 r2 st8 cap", sh, n, 0, true);
+        else
+          run_kg<__half, 8, true, false, 2, 4, 2, 8, 2>("kg2 s8 nt2 cw4 r2 st8 cap", sh, n, 0, true);
+        run_wgmma<__half, 8, true, false, 2, 4, 2, 8, false>("ws s8 nt2 cw4 r2 st8 cap", sh, n, 0, true);
+        g_max_ctas = 0;
+        run_wgmma<__half, 8, true, false, 2, 4, 2, 8, false>("ws s8 nt2 cw4 r2 st8", sh, n, 0, true);
+        run_wgmma<__half, 8, true, false, 2, 4, 2, 6, false>("ws s8 nt2 cw4 r2 st6", sh, n, 0, true);
+      }
+    }
+    for (int sp : {0, 5, 6, 8}) {
+      run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", down, 16, sp, true);
+      run_wgmma<__nv_bfloat16, 4, true, false, 2, 8, 2, 6, true>("wb s4 bf16 nt2 cw8 r2 st6", down, 16, sp, true);
+    }
+    return 0;
+  }
+  if (only == "data32") {   // the large layers at 32 tokens: uniform random data against quantised-normal data
+    for (bool nd : {false, true, false, true}) {
+      g_normal_data = nd;
+      std::printf("data: %s\n", nd ? "quantised normal" : "uniform");
+      run_wgmma<__half, 4, true, false, 4, 8, 2, 6, true>("wb s4 nt4 cw8 r2 st6", gate_up, 32, 0, true);
+      run_wgmma<__nv_bfloat16, 4, true, false, 4, 8, 2, 6, true>("wb s4 bf16 nt4 cw8 r2 st6", gate_up, 32, 0, true);
+      run_wgmma<__half, 4, true, false, 4, 8, 2, 6, true>("wb s4 nt4 cw8 r2 st6", down, 32, 0, true);
+      run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", down, 16, 0, true);
+    }
+    return 0;
+  }
+  if (only == "large16") {   // 16 tokens on the large layers: the wgmma kernel against decode_kernel's mma.sync
+    const Shape gu8{"8b.gate_up", 28672, 4096, 128};
+    for (const Shape& sh : {down, gate_up, gu8, qkv70b}) {
+      run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", sh, 16, 0, true);
+      run_config<__half, 4, true, false, 2, 8, 2, 6>("mma s4 nt2 cw8 r2 st6", sh, 16, 0, true);
+      run_wgmma<__nv_bfloat16, 4, true, false, 2, 8, 2, 6, true>("wb s4 bf16 nt2 cw8 r2 st6", sh, 16, 0, true);
+      run_config<__nv_bfloat16, 4, true, false, 2, 8, 2, 6>("mma s4 bf16 nt2 cw8 r2 st6", sh, 16, 0, true);
+      run_kg<__half, 4, true, false, 1, 8, 2, 6, 1>("mma s4 nt1 cw8 r2 st6 (N=8)", sh, 8, 0, true);
     }
     return 0;
   }
