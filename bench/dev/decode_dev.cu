@@ -37,6 +37,7 @@
 //   s8wg      int8 at 1 and 16 tokens on the small layers: the catalog's two-group mma.sync kernel (split
 //             plan capped at one CTA per SM) against the wgmma kernel's 16-token tile; then 70b.down's
 //             split count at 16 tokens (int4, fp16 and bf16)
+//   rows64    64 tokens: 64-row tiles against the catalog's 128-row tile, with the walk rule's verdict
 //   data32    the large layers at 16/32 tokens with uniform random data and with quantised-normal data
 //   large16   16 tokens on the large layers: the wgmma kernel against decode_kernel's mma.sync
 //   nox       the wgmma kernel without its activation boxes (results wrong, timing only): what reading
@@ -863,6 +864,38 @@ int main(int argc, char** argv) {
     for (int sp : {0, 5, 6, 8}) {
       run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", down, 16, sp, true);
       run_wgmma<__nv_bfloat16, 4, true, false, 2, 8, 2, 6, true>("wb s4 bf16 nt2 cw8 r2 st6", down, 16, sp, true);
+    }
+    return 0;
+  }
+  if (only == "rows64") {   // 64 tokens: 64-row tiles (one warpgroup) against the catalog's 128-row tile, and the
+                            // walk rule (stages per CTA x waves under each launch plan, real cluster capacities)
+    using L128 = wg::Launcher<__half, 4, true, false, 8, 8, 1, 8, false>;
+    using L64 = wg::Launcher<__half, 4, true, false, 8, 4, 1, 6, false>;
+    int dev = 0, sms = 0;
+    CK(cudaGetDevice(&dev));
+    CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    auto walk = [&](auto occ, int rows, const Shape& sh) {
+      const int64_t tiles = (sh.m + rows - 1) / rows;
+      const SplitPlan pl = plan_splits(tiles, sh.k, sms, 0, occ.cluster_capacity, rows);
+      const int64_t per = int64_t(sms) * std::max(1, occ.ctas_per_sm);
+      return std::make_pair(pl.splits, ((tiles * pl.splits + per - 1) / per) * pl.stages_per_cta);
+    };
+    const Shape down8{"8b.down", 4096, 14336, 128};
+    const Shape more[] = {reported, o8b, qkv8b, down8, o70b, qkv70b,
+                          {"2048x4096", 2048, 4096, 128}, {"5120x5120", 5120, 5120, 128},
+                          {"13824x5120", 13824, 5120, 128}, {"5120x13824", 5120, 13824, 128},
+                          {"15360x5120", 15360, 5120, 128}, {"8b.gate_up", 28672, 4096, 128}};
+    run_wgmma<__half, 4, true, false, 8, 4, 1, 6, false>("ws s4 f16 nt8 cw4 r1 st6", g128, 61, 3, false);
+    run_wgmma<__nv_bfloat16, 4, false, true, 8, 4, 1, 6, false>("ws u4 bf16 nt8 cw4 r1 st6", small32, 50, 0, false);
+    for (const Shape& sh : more) {
+      const auto w128 = walk(L128::occupancy(dev), 128, sh), w64 = walk(L64::occupancy(dev), 64, sh);
+      std::printf("%s: 128 rows %d splits, walk %lld | 64 rows %d splits, walk %lld | ratio %.2f -> %s\n", sh.name,
+                  w128.first, (long long)w128.second, w64.first, (long long)w64.second,
+                  double(w64.second) / double(w128.second), w64.second <= 1.3 * w128.second ? "64" : "128");
+      for (int n : {48, 64}) {
+        run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, n, 0, true);
+        run_wgmma<__half, 4, true, false, 8, 4, 1, 6, false>("ws s4 nt8 cw4 r1 st6", sh, n, 0, true);
+      }
     }
     return 0;
   }

@@ -38,8 +38,10 @@ def explain(M: int, N: int, K: int, group_size: Optional[int] = 128, weight: str
             device: Optional[int] = None) -> dict:
     """Which kernel ``linear`` would run for a problem, why, and why each other candidate would not.
 
-    ``M`` = out_features, ``N`` = tokens, ``K`` = in_features. ``device`` picks the GPU whose SM count the
-    heuristic uses (default: an H100's 132 SMs, without touching CUDA).
+    ``M`` = out_features, ``N`` = tokens, ``K`` = in_features. ``device`` picks the GPU whose SM count and
+    occupancy the heuristic uses, as ``linear`` on that device does (default: an H100's 132 SMs, without
+    touching CUDA; the decode kernels' split plans then take every thread-block cluster to fit at once,
+    which can pick another row tile at 64 tokens than a call on the GPU).
     """
     if weight not in WEIGHT_CODES:
         raise ValueError(f"weight must be one of {sorted(WEIGHT_CODES)}, got {weight!r}")
@@ -47,7 +49,8 @@ def explain(M: int, N: int, K: int, group_size: Optional[int] = 128, weight: str
         raise ValueError(f"act_dtype must be float16 or bfloat16, got {act_dtype!r}")
     g = K if group_size in (None, -1) else int(group_size)
     sms = DEFAULT_SM_COUNT if device is None else _sm_count(device)
-    out = dict(_C.explain(M, N, K, g, WEIGHT_CODES[weight], ACT_CODES[act_dtype], bias, sms, kernel or ""))
+    out = dict(_C.explain(M, N, K, g, WEIGHT_CODES[weight], ACT_CODES[act_dtype], bias, sms, kernel or "",
+                          -1 if device is None else int(device)))
     out["sm_count"] = sms
     return out
 
@@ -61,7 +64,7 @@ def _select(qw: QuantizedWeight, n: int, has_bias: bool, kernel: Optional[str], 
         return hit
     sms = _sm_count(device)
     wcode, acode = WEIGHT_CODES[qw.weight], ACT_CODES[qw.act_dtype]
-    info = _C.explain(m, n, k, qw.group_size, wcode, acode, has_bias, sms, kernel or "")
+    info = _C.explain(m, n, k, qw.group_size, wcode, acode, has_bias, sms, kernel or "", device)
     if info["kernel"] is None:
         raise ValueError(info["reason"])
     ws = int(_C.workspace_size(info["kernel"], m, n, k, qw.group_size, wcode, acode, sms))

@@ -151,14 +151,16 @@ NB_MODULE(_C, m) {
   }, nb::arg("device"));
 
   m.def("explain", [](int64_t M, int64_t N, int64_t K, int64_t group, int weight, int act, bool has_bias,
-                      int sm_count, std::string kernel) {
+                      int sm_count, std::string kernel, int device) {
     GemmProblem p = make_problem(M, N, K, group, weight, act, has_bias);
-    Selection s = select_kernel(p, sm_count, kernel);
+    std::optional<DeviceGuard> guard;   // the decode entries' occupancy queries run on that device
+    if (device >= 0) guard.emplace(device);
+    Selection s = select_kernel(p, sm_count, kernel, device);
     nb::dict out;
     out["kernel"] = s.entry ? nb::cast(std::string(s.entry->name)) : nb::none();
     out["reason"] = s.reason;
     nb::list cands;
-    for (const Candidate& c : rank_candidates(p, sm_count)) {
+    for (const Candidate& c : rank_candidates(p, sm_count, device)) {
       nb::dict d;
       d["name"] = c.entry->name;
       d["score"] = c.score;
@@ -168,8 +170,9 @@ NB_MODULE(_C, m) {
     out["candidates"] = cands;
     return out;
   }, nb::arg("M"), nb::arg("N"), nb::arg("K"), nb::arg("group"), nb::arg("weight"), nb::arg("act"),
-     nb::arg("has_bias"), nb::arg("sm_count"), nb::arg("kernel") = "",
-     "Which kernel a problem would use on a GPU with sm_count SMs, and why; pure host logic.");
+     nb::arg("has_bias"), nb::arg("sm_count"), nb::arg("kernel") = "", nb::arg("device") = -1,
+     "Which kernel a problem would use on a GPU with sm_count SMs, and why. device >= 0: the decode "
+     "entries plan their launches with that GPU's occupancy (read once per device); -1: host logic only.");
 
   m.def("workspace_size", [](const std::string& kernel, int64_t M, int64_t N, int64_t K, int64_t group, int weight,
                              int act, int sm_count) {

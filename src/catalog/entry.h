@@ -50,6 +50,11 @@ struct KernelOps {
   // Enqueue on `stream`; any workspace state is reset in-stream by the launch itself, so repeated
   // launches and CUDA-graph replays behave like fresh calls. Throws std::runtime_error on failure.
   void (*run)(const GemmArgs&, void* workspace, size_t workspace_bytes, cudaStream_t stream);
+  // The decode family only (null elsewhere): the pipeline stages one CTA walks under the launch's own
+  // split plan, times the waves of CTAs, for the dispatcher to compare row tiles. device >= 0: with that
+  // device's occupancy and cluster capacities (CUDA queries, once per device); device < 0: without them
+  // (no CUDA call; every cluster is taken to fit at once).
+  int64_t (*stage_walk)(const GemmProblem&, int sm_count, int device) = nullptr;
 };
 
 struct KernelEntry {

@@ -70,7 +70,38 @@ double decode_stage_walk(int tile_m, const GemmProblem& p, int sm_count) {
 // at 33-64 tokens, the wgmma decode kernel takes the call (heuristic_cost).
 constexpr double kWideRowsElements = 80.0e6;
 
-double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count) {
+// The wgmma decode entry of these types with this tile, if built.
+const KernelEntry* decode_tile(const GemmProblem& p, int tile_m, int tile_n) {
+  for (size_t i = 0; i < kEntryCount; ++i) {
+    const KernelEntry& e = kEntries[i];
+    if (e.weight == p.weight && e.act == p.act && std::string(e.family) == "decode" &&
+        std::string(e.mma) == "wgmma" && e.tile_m == tile_m && e.tile_n == tile_n && e.ops->stage_walk)
+      return &e;
+  }
+  return nullptr;
+}
+
+// 64 tokens: 64-row tiles (one warpgroup, three CTAs per SM, half the partial sums per CTA) instead of
+// the 128-row tile where their CTAs walk at most 1.3x the stages, under each tile's launch plan (the
+// split count its clusters fit at, the waves), on weights below 100M elements (the largest measured,
+// 70b.qkv, has 84M). Dev harness mode rows64 (H100, us, N=64, 128 / 64 rows, the walks' ratio): it
+// picks the faster tile on 11 of 12 shapes: 8b.o 12.2 / 10.9 (1.30), 70b.qkv 37.0 / 31.9 (1.00),
+// 5120x5120 14.1 / 12.8 (1.25), 5120x13824 28.2 / 27.5 (1.23), 2048x4096 10.4 / 8.8 (1.00) against
+// the reported case 13.8 / 15.4 (2.00), 8b.qkv 12.9 / 13.8 (1.38), 8b.down 22.8 / 24.2 (1.41),
+// 13824x5120, 15360x5120 and 8b.gate_up (2.00: one split, or two waves); it misses 70b.o, 27.1 / 26.6
+// (1.49). Without the device (device < 0) the plans take every cluster to fit, which can differ from
+// the launch's (70b.qkv: 4 splits of 128 rows, not 2).
+bool prefer_64_rows(const GemmProblem& p, int sm_count, int device) {
+  if (double(p.m) * double(p.k) >= 100.0e6) return false;
+  const KernelEntry* rows64 = decode_tile(p, 64, 64);
+  const KernelEntry* rows128 = decode_tile(p, 128, 64);
+  if (!rows64 || !rows128) return false;
+  const int64_t walk64 = rows64->ops->stage_walk(p, sm_count, device);
+  const int64_t walk128 = rows128->ops->stage_walk(p, sm_count, device);
+  return walk64 > 0 && walk128 > 0 && double(walk64) <= 1.3 * double(walk128);
+}
+
+double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count, int device) {
   const double elements = double(p.m) * double(p.k);
   if (std::string(e.family) == "decode") {
     // Measured on the H100 (bench/NOTES.md): for N <= 16 the decode family beats every stock entry on
@@ -91,9 +122,14 @@ double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count) 
     // the two-group 128-row kernel, same-run candidates at 6fbc68d, us, 128 vs 256 rows: 8b.down 25.2 /
     // 27.6, 70b.o 25.5 / 29.0, 70b.qkv 38.3 / 36.1); 32 tokens, from 48M (8b.down N=32 as measured
     // before: 31.2 / 26.2 us).
+    // At 64 tokens, the 64- or the 128-row tile (prefer_64_rows); the 64-row one also from 80M
+    // elements, where it beats the stock 256-row tile (70b.qkv 31.9 against 34.3 us).
     const bool wgmma = std::string(e.mma) == "wgmma";
+    const bool rows64 = wgmma && e.tile_n == 64 && p.n <= 64 && prefer_64_rows(p, sm_count, device);
     const bool preferred = e.tile_n <= 16 || (e.tile_n == 32 && wgmma) ||
-                           (e.tile_n >= 48 && wgmma && elements < kWideRowsElements && p.n <= 64);
+                           (e.tile_n >= 48 && wgmma && elements < kWideRowsElements && p.n <= 64 &&
+                            (e.tile_n == 48 || e.tile_m != 64) && !(e.tile_n == 64 && rows64)) ||
+                           (e.tile_m == 64 && rows64);
     const bool walk = wgmma || (e.tile_n < 16 && e.weight != WeightType::S8);
     const bool wide_rows = walk ? decode_stage_walk(256, p, sm_count) < decode_stage_walk(128, p, sm_count)
                                 : elements >= (e.tile_n <= 16 ? 80.0e6 : 48.0e6);
@@ -121,7 +157,7 @@ double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count) 
 
 }  // namespace
 
-std::vector<Candidate> rank_candidates(const GemmProblem& p, int sm_count) {
+std::vector<Candidate> rank_candidates(const GemmProblem& p, int sm_count, int device) {
   std::vector<Candidate> out;
   const std::string problem_error = validate_problem(p);
   for (size_t i = 0; i < kEntryCount; ++i) {
@@ -129,7 +165,7 @@ std::vector<Candidate> rank_candidates(const GemmProblem& p, int sm_count) {
     if (e.weight != p.weight || e.act != p.act) continue;
     Candidate c{&e, problem_error, 0.0};
     if (c.rejection.empty()) c.rejection = e.ops->check(p);
-    c.score = heuristic_cost(e, p, sm_count);
+    c.score = heuristic_cost(e, p, sm_count, device);
     out.push_back(c);
   }
   std::stable_sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
@@ -139,7 +175,7 @@ std::vector<Candidate> rank_candidates(const GemmProblem& p, int sm_count) {
   return out;
 }
 
-Selection select_kernel(const GemmProblem& p, int sm_count, const std::string& forced) {
+Selection select_kernel(const GemmProblem& p, int sm_count, const std::string& forced, int device) {
   Selection s;
   if (!forced.empty()) {
     const KernelEntry* e = find_entry(forced);
@@ -163,7 +199,7 @@ Selection select_kernel(const GemmProblem& p, int sm_count, const std::string& f
     s.reason = "forced with kernel=";
     return s;
   }
-  auto ranked = rank_candidates(p, sm_count);
+  auto ranked = rank_candidates(p, sm_count, device);
   if (ranked.empty()) {
     s.reason = std::string("this build has no kernel for ") + weight_type_name(p.weight) + " weights with " +
                act_type_name(p.act) + " activations";

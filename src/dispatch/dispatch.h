@@ -1,5 +1,7 @@
 // Kernel selection: legality checks over the catalog plus a heuristic ranking.
-// Pure host code: no CUDA calls, so it is unit-tested on machines without a GPU.
+// Host code that makes no CUDA call itself, so it is unit-tested on machines without a GPU. With a
+// device index (>= 0) it asks the decode entries for their launch plans on that device
+// (KernelOps::stage_walk), which reads the device's occupancy once.
 #pragma once
 
 #include <string>
@@ -18,7 +20,8 @@ struct Candidate {
 };
 
 // Every entry for the problem's weight/activation types, best first, with why others cannot run.
-std::vector<Candidate> rank_candidates(const GemmProblem& p, int sm_count);
+// device: the GPU the call will run on, or -1 (not known: plans without its cluster capacities).
+std::vector<Candidate> rank_candidates(const GemmProblem& p, int sm_count, int device = -1);
 
 struct Selection {
   const KernelEntry* entry = nullptr;   // null when nothing can run the problem
@@ -26,7 +29,7 @@ struct Selection {
 };
 
 // The heuristic choice, or the named kernel (validated) when `forced` is non-empty.
-Selection select_kernel(const GemmProblem& p, int sm_count, const std::string& forced = "");
+Selection select_kernel(const GemmProblem& p, int sm_count, const std::string& forced = "", int device = -1);
 
 // Problem-level validation shared by all kernels (shapes, group size). Empty when valid.
 std::string validate_problem(const GemmProblem& p);

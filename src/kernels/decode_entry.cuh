@@ -29,7 +29,8 @@ struct LauncherFor<true, Act, Bits, Signed, Zero, NT, CW, R, STAGES, KG> {
 };
 
 // Catalog adapter: N up to NT*8 tokens and TM rows per CTA. 256-row tiles: 8 consumer warps x 2 row
-// blocks. 128-row tiles: 4 x 2, except the wgmma kernel at 48 and 64 tokens: 8 warps (two warpgroups of 64
+// blocks. 64-row tiles (wgmma, 64 tokens): one warpgroup, 4 x 1, 6 stages, three CTAs per SM.
+// 128-row tiles: 4 x 2, except the wgmma kernel at 48 and 64 tokens: 8 warps (two warpgroups of 64
 // rows) x 1, whose accumulators (24 or 32 fp32 per thread) and two stages of fragments leave two CTAs per SM
 // (dev harness mode n64, H100, us: reported case 15.1, 8b.o 13.0, 8b.down 23.9 against 15.8, 13.1 and
 // 24.1 with one warpgroup of 128 rows, and against the stock CUTLASS tiles' 23.1, 17.8 and 28.6).
@@ -52,9 +53,9 @@ struct DecodeGemm {
   static constexpr bool kSigned = WT != WeightType::U4;
   static constexpr bool kZero = WT == WeightType::U4;
   static constexpr int kNPad = NT * 8;
-  // 48 and 64 tokens on 128-row tiles: two warpgroups of 64 rows
+  // 48 and 64 tokens on 128-row tiles: two warpgroups of 64 rows; 64-row tiles: one
   static constexpr bool kTwoGroupsOf64Rows = Wgmma && NT >= 6 && TM == 128;
-  static constexpr int kR = kTwoGroupsOf64Rows ? 1 : 2;
+  static constexpr int kR = kTwoGroupsOf64Rows || TM == 64 ? 1 : 2;
   static constexpr int kCW = TM / (16 * kR);
   static constexpr int stages() {
     if (kBits == 8 && TM == 256 && NT == 2) return 5;
@@ -75,7 +76,8 @@ struct DecodeGemm {
   // 12.44, 8b.o 9.77 -> 9.58; 8b.down, 2048x4096 and 5120x13824 within 1%. int4 keeps its plan (four
   // CTAs per SM there).
   static constexpr bool kOneCtaPerSm = kBits == 8 && kGroups == 2;
-  static_assert(TM == 128 || TM == 256, "decode tiles are 128 or 256 rows");
+  static_assert(TM == 128 || TM == 256 || (TM == 64 && Wgmma && NT == 8),
+                "decode tiles are 128 or 256 rows, or 64 rows for the wgmma kernel at 64 tokens");
   using L = typename LauncherFor<Wgmma, Act, kBits, kSigned, kZero, NT, kCW, kR, kStages, kGroups>::type;
 
   // The widest bucket also runs any N, in chunks of kNPad tokens (each chunk streams the weight
@@ -117,7 +119,23 @@ struct DecodeGemm {
     }
   }
 
-  static constexpr KernelOps ops() { return KernelOps{&check, &workspace_size, &run}; }
+  // KernelOps::stage_walk: the stages each CTA walks under the launch's plan (as run() launches it),
+  // times the waves of CTAs the device holds at once.
+  static int64_t stage_walk(const GemmProblem& p, int sm_count, int device) {
+    const int64_t tiles = (p.m + TM - 1) / TM;
+    const int* capacity = nullptr;
+    int64_t per_sm = 0;
+    if (device >= 0) {
+      capacity = L::occupancy(device).cluster_capacity;
+      per_sm = L::ctas_per_sm(device);
+    }
+    const SplitPlan plan = plan_splits(tiles, p.k, sm_count, 0, capacity, TM, kOneCtaPerSm ? sm_count : 0);
+    const int64_t slots = int64_t(std::max(sm_count, 1)) * per_sm;
+    const int64_t waves = slots > 0 ? (tiles * plan.splits + slots - 1) / slots : 1;
+    return waves * plan.stages_per_cta;
+  }
+
+  static constexpr KernelOps ops() { return KernelOps{&check, &workspace_size, &run, &stage_walk}; }
 };
 
 }  // namespace decode

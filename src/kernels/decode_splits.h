@@ -67,8 +67,8 @@ inline double split_cost(const SplitPlan& plan, int64_t tiles, int tile_rows, in
 //    clusters of 5 fit) 21.9 us with 5 splits, 15.8 with 4 (dev harness mode splits64).
 // - max_ctas > 0: at most that many CTAs (int8's two-group kernels, 8 and 16 tokens, pass the SM count:
 //   there, two CTAs on one SM stream no faster than one, decode_entry.cuh).
-// No split when the row tiles alone give every SM a CTA (70b.gate_up N=16, 224 tiles: 96 us unsplit vs
-// 107-178 us split 3-8 ways).
+// No split when the row tiles of 128 or more rows alone give every SM a CTA (70b.gate_up N=16, 224
+// tiles: 96 us unsplit vs 107-178 us split 3-8 ways).
 // Measured against the rule it replaces (about 1.5 CTAs per SM), 16 tokens, us: 70b.qkv 25.5 -> 20.2
 // (4 splits, not 3), 70b.o 19.4 -> 17.5 (5, not 4), 8b.qkv 10.3 -> 9.2 (4, not 5).
 inline SplitPlan plan_splits(int64_t tiles, int64_t k, int sm_count, int requested = 0,
@@ -76,7 +76,9 @@ inline SplitPlan plan_splits(int64_t tiles, int64_t k, int sm_count, int request
   const int64_t kst = std::max<int64_t>(k / kStageK, 1);
   if (requested > 0) return chunked_plan(kst, requested);
   SplitPlan best = chunked_plan(kst, 1);
-  if (tiles >= sm_count) return best;
+  // 64-row tiles (three CTAs per SM) still split when their tiles alone fill the SMs: 70b.qkv at 64
+  // tokens, 160 tiles, 46.6 us unsplit against 32.0 at 2 splits (dev harness mode n64wide, DEV_ROWS64).
+  if (tiles >= sm_count && tile_rows >= 128) return best;
   double best_cost = split_cost(best, tiles, tile_rows, sm_count);
   for (int s = 2; s <= kMaxSplits; ++s) {
     if (kst / s < 2 || tiles * s > int64_t(5) * sm_count / 2 || (max_ctas > 0 && tiles * s > max_ctas)) break;

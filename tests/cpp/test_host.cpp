@@ -136,6 +136,8 @@ static void test_split_plan() {
   EXPECT(plan_splits(28, 8192, 132, 0, h100_64_tokens).splits == 8, "reported case: 30 clusters of 8 fit");
   EXPECT(plan_splits(64, 8192, 132, 0, h100_64_tokens).splits == 3, "70b.o: 62 clusters of 4 fit, 64 needed");
   EXPECT(plan_splits(448, 8192, 132, 0, h100_64_tokens).splits == 1, "70b.gate_up: no split");
+  EXPECT(plan_splits(160, 8192, 132, 0, nullptr, 64).splits == 2, "70b.qkv on 64-row tiles: they split past the SMs");
+  EXPECT(plan_splits(224, 8192, 132, 0, nullptr, 256).splits == 1, "256-row tiles filling the SMs: no split");
   EXPECT(plan_splits(48, 4096, 132, 6, h100_64_tokens).splits == 6, "a requested count is kept");
   EXPECT(plan_splits(28, 448, 132).splits == 3 && plan_splits(28, 448, 132).stages_per_cta == 3,
          "7 stages: at least two per CTA, dealt in chunks of 3");
