@@ -38,6 +38,7 @@
 //             plan capped at one CTA per SM) against the wgmma kernel's 16-token tile; then 70b.down's
 //             split count at 16 tokens (int4, fp16 and bf16)
 //   rows64    64 tokens: 64-row tiles against the catalog's 128-row tile, with the walk rule's verdict
+//   rows64b   64-row tiles at 32 and 48 tokens on the small layers; int8 256-row tiles at 16 tokens
 //   data32    the large layers at 16/32 tokens with uniform random data and with quantised-normal data
 //   large16   16 tokens on the large layers: the wgmma kernel against decode_kernel's mma.sync
 //   nox       the wgmma kernel without its activation boxes (results wrong, timing only): what reading
@@ -896,6 +897,25 @@ int main(int argc, char** argv) {
         run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, n, 0, true);
         run_wgmma<__half, 4, true, false, 8, 4, 1, 6, false>("ws s4 nt8 cw4 r1 st6", sh, n, 0, true);
       }
+    }
+    return 0;
+  }
+  if (only == "rows64b") {   // 64-row tiles at 32 and 48 tokens on the small layers; int8 256-row tiles at 16 tokens
+    const Shape down8{"8b.down", 4096, 14336, 128};
+    run_wgmma<__half, 4, true, false, 4, 4, 1, 8, false>("ws s4 f16 nt4 cw4 r1 st8", g128, 29, 3, false);
+    run_wgmma<__half, 4, true, false, 6, 4, 1, 8, false>("ws s4 f16 nt6 cw4 r1 st8", small32, 40, 0, false);
+    for (const Shape& sh : {o8b, reported, qkv8b, o70b, down8}) {
+      run_wgmma<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", sh, 32, 0, true);
+      run_wgmma<__half, 4, true, false, 4, 4, 1, 8, false>("ws s4 nt4 cw4 r1 st8", sh, 32, 0, true);
+      run_wgmma<__half, 4, true, false, 6, 8, 1, 8, false>("ws s4 nt6 cw8 r1 st8", sh, 48, 0, true);
+      run_wgmma<__half, 4, true, false, 6, 4, 1, 8, false>("ws s4 nt6 cw4 r1 st8", sh, 48, 0, true);
+    }
+    for (const Shape& sh : {qkv8b, o8b}) {
+      g_max_ctas = 132;
+      run_kg<__half, 8, true, false, 2, 4, 2, 8, 2>("kg2 s8 nt2 cw4 r2 st8 cap", sh, 16, 0, true);
+      run_config<__half, 8, true, false, 2, 8, 2, 5>("mma s8 nt2 cw8 r2 st5 cap", sh, 16, 0, true);
+      g_max_ctas = 0;
+      run_config<__half, 8, true, false, 2, 8, 2, 5>("mma s8 nt2 cw8 r2 st5", sh, 16, 0, true);
     }
     return 0;
   }

@@ -59,17 +59,19 @@ WIDE_ROW_WEIGHTS = ("s4", "u4")
 # for large weights, 128-row tiles for small ones, 64-row tiles at 64 tokens where their split plan
 # allows (dispatch.cpp has the measured rules).
 # tile_k is the K depth of one pipeline stage.
-DECODE_TILES = [(128, 8), (128, 16), (128, 32), (128, 48), (128, 64), (64, 64), (256, 8), (256, 16), (256, 32)]
+DECODE_TILES = [(128, 8), (128, 16), (128, 32), (128, 48), (128, 64), (64, 32), (64, 48), (64, 64), (256, 8), (256, 16),
+                (256, 32)]
 # Tiles that exist only as wgmma kernels (4-bit weights):
 #  - 128 rows x 48 tokens: m64n48k16 on two warpgroups of 64 rows, as at 64 tokens. At 33-48 tokens it
 #    is 3-9% faster than the 64-token kernel (fewer MMA columns and accumulators per stage; dev harness
 #    mode n48, H100, us, N=48: reported case 13.45 -> 12.60, 8b.qkv 12.59 -> 11.87, 8b.o 10.84 ->
 #    10.47, 8b.down 22.13 -> 20.66, 70b.o 26.53 -> 24.59).
-#  - 64 rows x 64 tokens: one warpgroup, three CTAs per SM, half the partial sums per CTA; faster than
-#    the 128-row tile where its CTAs walk at most 1.3x the stages (dispatch.cpp; dev harness mode
-#    rows64, H100, us, N=64: 70b.qkv 31.9 against 37.0 and the stock 256x64 tile's 34.3, 8b.o 10.9
-#    against 12.2, 5120x5120 12.8 against 14.1).
-WGMMA_ONLY_TILES = ((128, 48), (64, 64))
+#  - 64 rows x 32, 48 and 64 tokens: one warpgroup, three CTAs per SM, half the partial sums per CTA;
+#    faster than the 128-row tile where its CTAs walk at most 1.3x the stages (dispatch.cpp; dev harness
+#    modes rows64 and rows64b, H100, us: N=64 70b.qkv 31.9 against 37.0 and the stock 256x64 tile's
+#    34.3, 8b.o 10.9 against 12.2, 5120x5120 12.8 against 14.1; 8b.o N=32 8.64 against 9.04, N=48 9.74
+#    against 10.46).
+WGMMA_ONLY_TILES = ((128, 48), (64, 32), (64, 48), (64, 64))
 
 
 def decode_mma(weight: str, tile_n: int) -> str:

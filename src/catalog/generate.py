@@ -25,7 +25,7 @@ def kernel_source(e) -> str:
     w, a = WEIGHTS[e.weight], ACTS[e.act]
     if e.family == "decode":
         assert e.tile_m in (64, 128, 256) and e.tile_k == 64 and e.tile_n % 8 == 0
-        assert e.tile_m != 64 or (e.mma == "wgmma" and e.tile_n == 64), "64-row decode tiles: wgmma, 64 tokens"
+        assert e.tile_m != 64 or (e.mma == "wgmma" and e.tile_n >= 32), "64-row decode tiles: wgmma, 32-64 tokens"
         assert e.mma == "mma.sync" or e.tile_n in (16, 32, 48, 64), "the wgmma decode kernel takes 16-64 tokens"
         wgmma = "true" if e.mma == "wgmma" else "false"
         return (HEADER + '#include "kernels/decode_entry.cuh"\n\nnamespace mixgemm {\n'

@@ -81,20 +81,22 @@ const KernelEntry* decode_tile(const GemmProblem& p, int tile_m, int tile_n) {
   return nullptr;
 }
 
-// 64 tokens: 64-row tiles (one warpgroup, three CTAs per SM, half the partial sums per CTA) instead of
-// the 128-row tile where their CTAs walk at most 1.3x the stages, under each tile's launch plan (the
-// split count its clusters fit at, the waves), on weights below 100M elements (the largest measured,
-// 70b.qkv, has 84M). Dev harness mode rows64 (H100, us, N=64, 128 / 64 rows, the walks' ratio): it
-// picks the faster tile on 11 of 12 shapes: 8b.o 12.2 / 10.9 (1.30), 70b.qkv 37.0 / 31.9 (1.00),
-// 5120x5120 14.1 / 12.8 (1.25), 5120x13824 28.2 / 27.5 (1.23), 2048x4096 10.4 / 8.8 (1.00) against
-// the reported case 13.8 / 15.4 (2.00), 8b.qkv 12.9 / 13.8 (1.38), 8b.down 22.8 / 24.2 (1.41),
-// 13824x5120, 15360x5120 and 8b.gate_up (2.00: one split, or two waves); it misses 70b.o, 27.1 / 26.6
-// (1.49). Without the device (device < 0) the plans take every cluster to fit, which can differ from
-// the launch's (70b.qkv: 4 splits of 128 rows, not 2).
-bool prefer_64_rows(const GemmProblem& p, int sm_count, int device) {
+// 32-64 tokens: 64-row tiles (one warpgroup, three CTAs per SM, half the partial sums per CTA) instead
+// of the bucket's 128-row tile where their CTAs walk at most 1.3x the stages, under each tile's launch
+// plan (the split count its clusters fit at, the waves), on weights below 100M elements (the largest
+// measured, 70b.qkv, has 84M). Dev harness mode rows64 (H100, us, N=64, 128 / 64 rows, the walks'
+// ratio): it picks the faster tile on 11 of 12 shapes: 8b.o 12.2 / 10.9 (1.30), 70b.qkv 37.0 / 31.9
+// (1.00), 5120x5120 14.1 / 12.8 (1.25), 5120x13824 28.2 / 27.5 (1.23), 2048x4096 10.4 / 8.8 (1.00)
+// against the reported case 13.8 / 15.4 (2.00), 8b.qkv 12.9 / 13.8 (1.38), 8b.down 22.8 / 24.2
+// (1.41), 13824x5120, 15360x5120 and 8b.gate_up (2.00: one split, or two waves); it misses 70b.o,
+// 27.1 / 26.6 (1.49). Mode rows64b at 32 and 48 tokens on five small layers: right on all five at 32
+// (8b.o 9.04 / 8.64 at 1.30; the others 11-23% slower on 64 rows) and on four of five at 48 (8b.o
+// 10.46 / 9.74; misses 70b.o, 24.6 / 23.8 at 1.49). Without the device (device < 0) the plans take
+// every cluster to fit, which can differ from the launch's (70b.qkv: 4 splits of 128 rows, not 2).
+bool prefer_64_rows(const GemmProblem& p, int tile_n, int sm_count, int device) {
   if (double(p.m) * double(p.k) >= 100.0e6) return false;
-  const KernelEntry* rows64 = decode_tile(p, 64, 64);
-  const KernelEntry* rows128 = decode_tile(p, 128, 64);
+  const KernelEntry* rows64 = decode_tile(p, 64, tile_n);
+  const KernelEntry* rows128 = decode_tile(p, 128, tile_n);
   if (!rows64 || !rows128) return false;
   const int64_t walk64 = rows64->ops->stage_walk(p, sm_count, device);
   const int64_t walk128 = rows128->ops->stage_walk(p, sm_count, device);
@@ -122,14 +124,15 @@ double heuristic_cost(const KernelEntry& e, const GemmProblem& p, int sm_count, 
     // the two-group 128-row kernel, same-run candidates at 6fbc68d, us, 128 vs 256 rows: 8b.down 25.2 /
     // 27.6, 70b.o 25.5 / 29.0, 70b.qkv 38.3 / 36.1); 32 tokens, from 48M (8b.down N=32 as measured
     // before: 31.2 / 26.2 us).
-    // At 64 tokens, the 64- or the 128-row tile (prefer_64_rows); the 64-row one also from 80M
-    // elements, where it beats the stock 256-row tile (70b.qkv 31.9 against 34.3 us).
+    // At 32-64 tokens, the bucket's 64- or 128-row tile (prefer_64_rows); the 64-row one also from
+    // 80M elements, where it beats the stock 256-row tile (70b.qkv 31.9 against 34.3 us at N=64).
     const bool wgmma = std::string(e.mma) == "wgmma";
-    const bool rows64 = wgmma && e.tile_n == 64 && p.n <= 64 && prefer_64_rows(p, sm_count, device);
-    const bool preferred = e.tile_n <= 16 || (e.tile_n == 32 && wgmma) ||
-                           (e.tile_n >= 48 && wgmma && elements < kWideRowsElements && p.n <= 64 &&
-                            (e.tile_n == 48 || e.tile_m != 64) && !(e.tile_n == 64 && rows64)) ||
-                           (e.tile_m == 64 && rows64);
+    const bool rows64 = wgmma && e.tile_n >= 32 && e.tile_m <= 128 && p.n <= 64 &&
+                        prefer_64_rows(p, e.tile_n, sm_count, device);
+    const bool preferred = e.tile_m == 64 ? rows64
+                           : (e.tile_n <= 16 || (e.tile_n == 32 && wgmma) ||
+                              (e.tile_n >= 48 && wgmma && elements < kWideRowsElements && p.n <= 64)) &&
+                                 !(e.tile_m == 128 && rows64);
     const bool walk = wgmma || (e.tile_n < 16 && e.weight != WeightType::S8);
     const bool wide_rows = walk ? decode_stage_walk(256, p, sm_count) < decode_stage_walk(128, p, sm_count)
                                 : elements >= (e.tile_n <= 16 ? 80.0e6 : 48.0e6);

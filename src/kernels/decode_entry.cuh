@@ -29,7 +29,8 @@ struct LauncherFor<true, Act, Bits, Signed, Zero, NT, CW, R, STAGES, KG> {
 };
 
 // Catalog adapter: N up to NT*8 tokens and TM rows per CTA. 256-row tiles: 8 consumer warps x 2 row
-// blocks. 64-row tiles (wgmma, 64 tokens): one warpgroup, 4 x 1, 6 stages, three CTAs per SM.
+// blocks. 64-row tiles (wgmma, 32-64 tokens): one warpgroup, 4 x 1, three CTAs per SM; 6 stages at
+// 64 tokens, 8 at 32 and 48 (as the dev harness measured them: modes n64wide, rows64b).
 // 128-row tiles: 4 x 2, except the wgmma kernel at 48 and 64 tokens: 8 warps (two warpgroups of 64
 // rows) x 1, whose accumulators (24 or 32 fp32 per thread) and two stages of fragments leave two CTAs per SM
 // (dev harness mode n64, H100, us: reported case 15.1, 8b.o 13.0, 8b.down 23.9 against 15.8, 13.1 and
@@ -58,6 +59,7 @@ struct DecodeGemm {
   static constexpr int kR = kTwoGroupsOf64Rows || TM == 64 ? 1 : 2;
   static constexpr int kCW = TM / (16 * kR);
   static constexpr int stages() {
+    if (TM == 64) return NT == 8 ? 6 : 8;
     if (kBits == 8 && TM == 256 && NT == 2) return 5;
     if (kTwoGroupsOf64Rows) return 8;
     if (TM == 256 || NT >= 8 || (Wgmma && NT >= 4)) return 6;
@@ -76,8 +78,8 @@ struct DecodeGemm {
   // 12.44, 8b.o 9.77 -> 9.58; 8b.down, 2048x4096 and 5120x13824 within 1%. int4 keeps its plan (four
   // CTAs per SM there).
   static constexpr bool kOneCtaPerSm = kBits == 8 && kGroups == 2;
-  static_assert(TM == 128 || TM == 256 || (TM == 64 && Wgmma && NT == 8),
-                "decode tiles are 128 or 256 rows, or 64 rows for the wgmma kernel at 64 tokens");
+  static_assert(TM == 128 || TM == 256 || (TM == 64 && Wgmma && NT >= 4),
+                "decode tiles are 128 or 256 rows, or 64 rows for the wgmma kernel at 32-64 tokens");
   using L = typename LauncherFor<Wgmma, Act, kBits, kSigned, kZero, NT, kCW, kR, kStages, kGroups>::type;
 
   // The widest bucket also runs any N, in chunks of kNPad tokens (each chunk streams the weight

@@ -103,7 +103,7 @@ def test_32_tokens_take_the_wgmma_decode_kernel_else_stock_tiles(weight):
     # the wgmma kernel (16 and 32 tokens): the split plan's cost model, as measured at each tile's best
     # split count (dev harness mode splits, bench/NOTES.md "Split counts", us, 128 vs 256 rows)
     ("s4", 3584, 8192, 16, 128),     # reported case: 9.6 vs 10.4 us
-    ("s4", 4096, 4096, 32, 128),     # 8b.o: 8.8 vs 12.0 (at 6fc3650)
+    ("s4", 4096, 4096, 32, 64),      # 8b.o: 64-row tiles, 8.64 vs 9.04 on 128 rows (rows64b; 256: 12.0)
     ("s4", 6144, 4096, 16, 128),     # 8b.qkv: 9.2-9.3 (4 or 6 splits) vs 9.8
     ("u4", 6144, 4096, 32, 128),     # 8b.qkv (the int4 times): 10.3-10.7 (4 or 6 splits) vs 11.7 (bench)
     ("s4", 4096, 14336, 16, 128),    # 8b.down: 15.6 vs 22.0
@@ -126,8 +126,9 @@ def test_32_tokens_take_the_wgmma_decode_kernel_else_stock_tiles(weight):
 def test_decode_row_tile_rule(weight, m, k, n, tile_m):
     """dispatch.cpp's choice of 128- or 256-row decode tiles on the measured layers."""
     bucket = 8 if n <= 8 else 16 if n <= 16 else 32
-    if not (_has(weight, "f16", "decode", 128, bucket) and _has(weight, "f16", "decode", 256, bucket)):
-        pytest.skip("filtered build without both row tiles")
+    if not (_has(weight, "f16", "decode", 128, bucket) and _has(weight, "f16", "decode", 256, bucket)
+            and (bucket < 32 or weight == "s8" or _has(weight, "f16", "decode", 64, bucket))):
+        pytest.skip("filtered build without every row tile")
     chosen = _entry(mixgemm.explain(m, n, k, group_size=128, weight=weight)["kernel"])
     assert chosen["family"] == "decode" and chosen["tile_m"] == tile_m, chosen["name"]
 
