@@ -32,8 +32,8 @@ struct LauncherFor<true, Act, Bits, Signed, Zero, NT, CW, R, STAGES, KG> {
 // blocks. 64-row tiles (wgmma, 32-64 tokens): one warpgroup, 4 x 1, three CTAs per SM; 6 stages at
 // 64 tokens, 8 at 32 and 48 (as the dev harness measured them: modes n64wide, rows64b).
 // 128-row tiles: 4 x 2, except the wgmma kernel at 48 and 64 tokens: 8 warps (two warpgroups of 64
-// rows) x 1, whose accumulators (24 or 32 fp32 per thread) and two stages of fragments leave two CTAs per SM
-// (dev harness mode n64, H100, us: reported case 15.1, 8b.o 13.0, 8b.down 23.9 against 15.8, 13.1 and
+// rows) x 1, whose accumulators (24 or 32 fp32 per thread) and two stages of fragments leave two CTAs
+// per SM (dev harness mode n64, H100, us: reported case 15.1, 8b.o 13.0, 8b.down 23.9 against 15.8, 13.1 and
 // 24.1 with one warpgroup of 128 rows, and against the stock CUTLASS tiles' 23.1, 17.8 and 28.6).
 // Stage counts as measured best on the H100 (bench/NOTES.md), chosen for
 // two or more CTAs per SM. int8 with 256-row tiles and 16 tokens takes 5 stages of 19 KB, not 6: six
@@ -43,7 +43,8 @@ struct LauncherFor<true, Act, Bits, Signed, Zero, NT, CW, R, STAGES, KG> {
 // 256-row tiles, as measured fastest), else decode_kernel's mma.sync; the catalog (catalog.py,
 // decode_mma) says which entry takes which. The wgmma kernel at 32 tokens takes 6 stages (two CTAs per
 // SM as the dev harness measured it), at 48 and 64 tokens on two warpgroups 8 stages of 11-13 KB
-// (two CTAs per SM; 10 stages measured 2-6% slower at 48 tokens, dev harness mode n48). 8-token 128-row tiles (the small layers' mma.sync kernel) take two consumer groups: 8-11%
+// (two CTAs per SM; 10 stages measured 2-6% slower at 48 tokens, dev harness mode n48). 8-token
+// 128-row tiles (the small layers' mma.sync kernel) take two consumer groups: 8-11%
 // faster at N=1 and 8 on the small bench layers (reported case 12.05 -> 10.50 us, 8b.o 9.20 -> 8.42,
 // 70b.o 20.31 -> 19.23; dev harness mode kgroups, H100); four groups were no faster (occupancy
 // halves). int8 takes two groups at 16 tokens too, and then splits K only as far as one CTA per SM
