@@ -56,8 +56,8 @@ WIDE_ROW_WEIGHTS = ("s4", "u4")
 
 # The decode family (src/kernels/decode_gemm.cuh): TMA-fed warp-specialised kernels for small N,
 # split-K across a thread-block cluster. (tile_m, tile_n) pairs: N up to tile_n tokens; 256-row tiles
-# for large weights, 128-row tiles for small ones, 64-row tiles at 64 tokens where their split plan
-# allows (dispatch.cpp has the measured rules).
+# for large weights, 128-row tiles for small ones, 64-row tiles at 32-64 tokens where their split plans
+# favour them (dispatch.cpp has the measured rules).
 # tile_k is the K depth of one pipeline stage.
 DECODE_TILES = [(128, 8), (128, 16), (128, 32), (128, 48), (128, 64), (64, 32), (64, 48), (64, 64), (256, 8), (256, 16),
                 (256, 32)]

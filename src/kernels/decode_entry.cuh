@@ -118,23 +118,20 @@ struct DecodeGemm {
       prm.n = int(std::min<int64_t>(kNPad, p.n - n0));
       prm.x = static_cast<const Act*>(a.x) + n0 * p.k;
       prm.y = static_cast<Act*>(a.y) + n0 * p.m;
-      L::launch(prm, a.device, a.sm_count, stream, 0, kOneCtaPerSm ? a.sm_count : 0);
+      L::launch(prm, a.device, a.sm_count, stream, 0, max_ctas(a.sm_count));
     }
   }
 
-  // KernelOps::stage_walk: the stages each CTA walks under the launch's plan (as run() launches it),
-  // times the waves of CTAs the device holds at once.
+  // The launches' CTA cap (plan_splits' max_ctas): the SM count for kOneCtaPerSm, else none.
+  static int64_t max_ctas(int sm_count) { return kOneCtaPerSm ? sm_count : 0; }
+
+  // KernelOps::stage_walk: the stages each CTA walks under the launch's plan (L::plan, as run()'s
+  // launches take it), times the waves of CTAs the device holds at once (one wave without a device).
   static int64_t stage_walk(const GemmProblem& p, int sm_count, int device) {
-    const int64_t tiles = (p.m + TM - 1) / TM;
-    const int* capacity = nullptr;
-    int64_t per_sm = 0;
-    if (device >= 0) {
-      capacity = L::occupancy(device).cluster_capacity;
-      per_sm = L::ctas_per_sm(device);
-    }
-    const SplitPlan plan = plan_splits(tiles, p.k, sm_count, 0, capacity, TM, kOneCtaPerSm ? sm_count : 0);
-    const int64_t slots = int64_t(std::max(sm_count, 1)) * per_sm;
-    const int64_t waves = slots > 0 ? (tiles * plan.splits + slots - 1) / slots : 1;
+    const SplitPlan plan = L::plan(p.m, p.k, sm_count, device, 0, max_ctas(sm_count));
+    const int64_t slots = device >= 0 ? int64_t(std::max(sm_count, 1)) * L::ctas_per_sm(device) : 0;
+    const int64_t ctas = L::row_tiles(p.m) * plan.splits;
+    const int64_t waves = slots > 0 ? (ctas + slots - 1) / slots : 1;
     return waves * plan.stages_per_cta;
   }
 

@@ -627,6 +627,15 @@ struct Launcher {
   }
   static int ctas_per_sm(int device) { return std::max(1, occupancy(device).ctas_per_sm); }
 
+  static int64_t row_tiles(int64_t m) { return (m + G::kTileM - 1) / G::kTileM; }
+
+  // The split plan launch() takes for m rows and k columns (plan_splits), with the device's cluster
+  // capacities; device < 0: without them (no CUDA call), for a host-only estimate of the same plan.
+  static SplitPlan plan(int64_t m, int64_t k, int sm_count, int device, int splits = 0, int64_t max_ctas = 0) {
+    const int* capacity = device >= 0 ? occupancy(device).cluster_capacity : nullptr;
+    return plan_splits(row_tiles(m), k, sm_count, splits, capacity, G::kTileM, max_ctas);
+  }
+
   static Maps make_maps(const Params& prm) {
     constexpr CUtensorMapDataType act_type =
         std::is_same<Act, __half>::value ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
@@ -663,9 +672,9 @@ struct Launcher {
   static void launch(const Params& base, int device, int sm_count, cudaStream_t stream, int splits = 0,
                      int64_t max_ctas = 0) {
     Params prm = base;
-    const int64_t tiles = (prm.m + G::kTileM - 1) / G::kTileM;
-    const Occupancy& occ = occupancy(device);   // also sets the shared-memory attribute once per device
-    const SplitPlan plan = plan_splits(tiles, prm.k, sm_count, splits, occ.cluster_capacity, G::kTileM, max_ctas);
+    const int64_t tiles = row_tiles(prm.m);
+    occupancy(device);   // sets the shared-memory attribute once per device; throws on a bad index
+    const SplitPlan plan = Launcher::plan(prm.m, prm.k, sm_count, device, splits, max_ctas);
     prm.k_chunk = int(plan.stages_per_cta * kStageK);
     splits = plan.splits;
     const Maps maps = make_maps(prm);

@@ -67,7 +67,7 @@ def test_heuristic_choice_with_bias_and_batch_dims(weight, act):
     (3584, 8192, 64, 128),    # reported case: 8 splits of 128 rows (16 stages) against 4 of 64 (32)
     (4096, 4096, 32, 64),     # 8b.o at 32 tokens: 10 stages against 13 (1.3)
 ])
-def test_64_token_row_tile_uses_the_device_plan(m, k, n, rows):
+def test_64_row_tile_choice_uses_the_device_plan(m, k, n, rows):
     """dispatch.cpp's prefer_64_rows with the device's cluster capacities (explain on the GPU, as linear
     selects): on the H100 measurements (dev harness mode rows64) behind its 1.3 threshold."""
     import torch
