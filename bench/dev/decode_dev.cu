@@ -954,6 +954,13 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
+  if (only == "nox64") {   // 64-row tiles at 48/64 tokens without the activation boxes: what their L2 reads cost
+    for (const Shape& sh : {o8b, qkv8b, reported, o70b, qkv70b}) {
+      run_nox<__half, 4, true, false, 8, 4, 1, 6, false>("ws s4 nt8 cw4 r1 st6", sh, 64);
+      run_nox<__half, 4, true, false, 6, 4, 1, 8, false>("ws s4 nt6 cw4 r1 st8", sh, 48);
+    }
+    return 0;
+  }
   if (only == "ntok") {   // token counts below the bucket's: what the exchange moves for the padding tokens
     const Shape down8{"8b.down", 4096, 14336, 128};
     for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b}) {
@@ -1035,6 +1042,30 @@ int main(int argc, char** argv) {
       run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 nt1 cw4 r2 st8", sh, 1, 0, true);
       run_kg<__half, 4, false, true, 1, 4, 2, 8, 1>("kg1 u4 nt1 cw4 r2 st8", sh, 1, 0, true);
       run_kg<__half, 4, false, true, 1, 4, 2, 8, 2>("kg2 u4 nt1 cw4 r2 st8", sh, 1, 0, true);
+    }
+    return 0;
+  }
+  if (only == "u4int") {   // uint4 at 8 tokens against int4, the catalog's 128-row (two groups) and 256-row tiles:
+                           // the A/B of the integer-zero-point conversion (tenth session, bench/NOTES.md)
+    const Shape down8{"8b.down", 4096, 14336, 128};
+    run_kg<__half, 4, false, true, 1, 4, 2, 8, 2>("kg2 u4 f16 nt1 cw4 r2 st8", g128, 7, 3, false);
+    run_kg<__half, 4, false, true, 1, 4, 2, 8, 2>("kg2 u4 f16 nt1 cw4 r2 st8", small32, 5, 0, false);
+    run_kg<__nv_bfloat16, 4, false, true, 1, 4, 2, 8, 2>("kg2 u4 bf16 nt1 cw4 r2 st8", small32, 8, 0, false);
+    run_kg<__nv_bfloat16, 4, false, true, 1, 8, 2, 6, 1>("u4 bf16 nt1 cw8 r2 st6", g128, 3, 2, false);
+    run_kg<__half, 4, false, true, 1, 8, 2, 6, 1>("u4 f16 nt1 cw8 r2 st6", perchan, 1, 5, false);
+    for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b}) {
+      for (int n : {1, 8}) {
+        run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 f16 nt1 cw4 r2 st8", sh, n, 0, true);
+        run_kg<__half, 4, false, true, 1, 4, 2, 8, 2>("kg2 u4 f16 nt1 cw4 r2 st8", sh, n, 0, true);
+      }
+      run_kg<__nv_bfloat16, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 bf16 nt1 cw4 r2 st8", sh, 1, 0, true);
+      run_kg<__nv_bfloat16, 4, false, true, 1, 4, 2, 8, 2>("kg2 u4 bf16 nt1 cw4 r2 st8", sh, 1, 0, true);
+    }
+    for (const Shape& sh : {qkv70b, down, gate_up}) {
+      for (int n : {1, 8}) {
+        run_kg<__half, 4, true, false, 1, 8, 2, 6, 1>("s4 f16 nt1 cw8 r2 st6", sh, n, 0, true);
+        run_kg<__half, 4, false, true, 1, 8, 2, 6, 1>("u4 f16 nt1 cw8 r2 st6", sh, n, 0, true);
+      }
     }
     return 0;
   }
