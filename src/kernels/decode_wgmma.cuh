@@ -44,7 +44,9 @@ __device__ __forceinline__ void commit() { asm volatile("wgmma.commit_group.sync
 // fp32 values, 4 per 8-column chunk c: (row, 8c + 2(lane%4) + {0,1}) then (row + 8, same columns).
 // Inline asm takes its operands as a fixed list, which a template cannot generate, so one macro writes
 // the specialisation of each N for both activation types: ACCS names the N/2 accumulator operands
-// (%0 ...), REST the A registers, the descriptor and the scale-d predicate's operand that follow them.
+// (%0 ...), A_DESC the four A registers and B's descriptor that follow them, PRED the last operand (the
+// constant 1 that sets scale-d: accumulate into d). The trailing "1, 1, 0": A and B not negated, B not
+// transposed (K-major).
 template <class Act, int N> struct Wgmma;
 
 #define MIXGEMM_ACC4(i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3])
