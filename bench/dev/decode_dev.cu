@@ -24,6 +24,9 @@
 //             clusters that fit, DEV_PLACEMENT=1 only where one launch's CTAs ran (SMs per CTA count)
 //   splits64  64-token split counts against the clusters that fit at once
 //   floor     empty kernels in a graph
+//   place     cluster capacities at 1-4 CTAs per SM, where clustered grids land, and forced split counts
+//             of every small-layer bucket (DEV_PLACE_ONLY=1: capacities and placements only; DEV_PLACE_MORE=1:
+//             other shapes than the bench's)
 //   s8splits  int8 split counts on the small layers at 1 and 16 tokens (DEV_S8_GROUPS=1: one consumer
 //             group against two at 1 token; DEV_S8_N16=1: two against one at 16 tokens)
 //   u4splits  uint4 split counts at 1 token on the small layers, against int4
@@ -382,8 +385,7 @@ void run_with(const char* label, const Shape& sh, int N, int splits_req, bool ti
   const double rel = maxerr / std::max(maxref, 1e-30);
   const int64_t tiles = (M + L::G::kTileM - 1) / L::G::kTileM;
   const int chosen = splits_req > 0 ? splits_req
-                                    : plan_splits(tiles, K, sms, 0, L::occupancy(dev).cluster_capacity, L::G::kTileM,
-                                                  g_max_ctas).splits;
+                                    : L::plan(M, K, sms, dev, 0, g_max_ctas).splits;
   double us = 0;
   if (time_it) {
     cudaEvent_t e0, e1;
@@ -534,6 +536,65 @@ void run_nox(const char* label, const Shape& sh, int N) {
                      /*Pdl=*/false, /*SumWarp=*/false>;
   const std::string l = std::string(label) + " no-x";
   run_with<L, Act, Bits, Signed, Zero>(l.c_str(), sh, N, 0, true);
+}
+
+
+// Mode place: the device's cluster capacities at 1-4 CTAs per SM (an empty kernel whose shared memory
+// allows exactly that many), and where the CTAs of a clustered grid land: a kernel with that
+// occupancy records its SM and spins long enough for the whole grid to be resident at once, so the
+// placement is the hardware's for any kernel of the same occupancy.
+__global__ void place_kernel(int* smid_out, long long spin) {
+  extern __shared__ int place_smem[];
+  if (threadIdx.x == 0) {
+    int smid;
+    asm volatile("mov.u32 %0, %%smid;" : "=r"(smid));
+    place_smem[0] = smid;
+    smid_out[blockIdx.y * gridDim.x + blockIdx.x] = smid;
+    const long long t0 = clock64();
+    while (clock64() - t0 < spin) {
+    }
+  }
+}
+size_t place_smem_for(int per_sm) {   // dynamic shared memory that leaves exactly per_sm CTAs on an SM
+  static const size_t kBytes[] = {0, 120 << 10, 80 << 10, 60 << 10, 50 << 10};
+  return kBytes[per_sm];
+}
+void print_capacities(int sms) {
+  CK(cudaFuncSetAttribute(place_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 120 << 10));
+  for (int per_sm = 1; per_sm <= 4; ++per_sm) {
+    int occ = 0;
+    CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, place_kernel, 128, place_smem_for(per_sm)));
+    std::printf("capacity per_sm=%d (occupancy %d, %d SMs): clusters of 1..8:", per_sm, occ, sms);
+    for (int s = 1; s <= kMaxSplits; ++s) {
+      cudaLaunchAttribute attr[2];
+      const cudaLaunchConfig_t cfg = cluster_launch_config(dim3(1, unsigned(s), 1), 128, place_smem_for(per_sm), s, nullptr, attr);
+      int c = 0;
+      CK(cudaOccupancyMaxActiveClusters(&c, place_kernel, &cfg));
+      std::printf(" %d", c);
+    }
+    std::printf("\n");
+  }
+}
+// Where `tiles` clusters of `splits` CTAs land at per_sm CTAs per SM: the busiest SM's CTAs and how many
+// SMs hold that many, and the SMs left empty.
+void print_placement(int tiles, int splits, int per_sm, int sms) {
+  int* d;
+  const int ctas = tiles * splits;
+  CK(cudaMalloc(&d, ctas * sizeof(int)));
+  cudaLaunchAttribute attr[2];
+  const cudaLaunchConfig_t cfg =
+      cluster_launch_config(dim3(unsigned(tiles), unsigned(splits), 1), 128, place_smem_for(per_sm), splits, nullptr, attr);
+  CK(cudaLaunchKernelEx(&cfg, place_kernel, d, 200000LL));
+  CK(cudaDeviceSynchronize());
+  std::vector<int> h(ctas), count(sms, 0);
+  CK(cudaMemcpy(h.data(), d, ctas * sizeof(int), cudaMemcpyDeviceToHost));
+  CK(cudaFree(d));
+  for (int v : h) count[v]++;
+  const int busiest = *std::max_element(count.begin(), count.end());
+  const int at_busiest = int(std::count(count.begin(), count.end(), busiest));
+  const int empty = int(std::count(count.begin(), count.end(), 0));
+  std::printf("placement tiles=%d splits=%d ctas=%d per_sm=%d: busiest %d (on %d SMs), %d SMs empty\n", tiles, splits,
+              ctas, per_sm, busiest, at_busiest, empty);
 }
 
 // Mode floor: what a CUDA-graph replay of empty kernels costs per kernel (224 CTAs of 160 threads, with
@@ -741,10 +802,10 @@ int main(int argc, char** argv) {
       using W16 = wg::Launcher<__half, 4, true, false, 2, 4, 2, 8, false>;
       using B16 = wg::Launcher<__half, 4, true, false, 2, 8, 2, 6, true>;
       using W32 = wg::Launcher<__half, 4, true, false, 4, 4, 2, 6, false>;
-      show("kg2 s4 nt1 cw4 r2 st8", K1::occupancy(dev).cluster_capacity, K1::occupancy(dev).ctas_per_sm);
-      show("ws s4 nt2 cw4 r2 st8", W16::occupancy(dev).cluster_capacity, W16::occupancy(dev).ctas_per_sm);
-      show("wb s4 nt2 cw8 r2 st6", B16::occupancy(dev).cluster_capacity, B16::occupancy(dev).ctas_per_sm);
-      show("ws s4 nt4 cw4 r2 st6", W32::occupancy(dev).cluster_capacity, W32::occupancy(dev).ctas_per_sm);
+      show("kg2 s4 nt1 cw4 r2 st8", K1::occupancy(dev).capacity.clusters[K1::ctas_per_sm(dev)], K1::occupancy(dev).ctas_per_sm);
+      show("ws s4 nt2 cw4 r2 st8", W16::occupancy(dev).capacity.clusters[W16::ctas_per_sm(dev)], W16::occupancy(dev).ctas_per_sm);
+      show("wb s4 nt2 cw8 r2 st6", B16::occupancy(dev).capacity.clusters[B16::ctas_per_sm(dev)], B16::occupancy(dev).ctas_per_sm);
+      show("ws s4 nt4 cw4 r2 st6", W32::occupancy(dev).capacity.clusters[W32::ctas_per_sm(dev)], W32::occupancy(dev).ctas_per_sm);
     }
     if (std::getenv("DEV_CAPACITY_ONLY")) return 0;
     if (std::getenv("DEV_PLACEMENT")) {   // where the CTAs of one launch run, for the split counts in question
@@ -877,7 +938,7 @@ int main(int argc, char** argv) {
     CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
     auto walk = [&](auto occ, int rows, const Shape& sh) {
       const int64_t tiles = (sh.m + rows - 1) / rows;
-      const SplitPlan pl = plan_splits(tiles, sh.k, sms, 0, occ.cluster_capacity, rows);
+      const SplitPlan pl = rows == 64 ? L64::plan(sh.m, sh.k, sms, dev) : L128::plan(sh.m, sh.k, sms, dev);
       const int64_t per = int64_t(sms) * std::max(1, occ.ctas_per_sm);
       return std::make_pair(pl.splits, ((tiles * pl.splits + per - 1) / per) * pl.stages_per_cta);
     };
@@ -998,6 +1059,53 @@ int main(int argc, char** argv) {
     run_wgmma_probe<__half, 4, true, false, 8, 16, 1, 10, false>("ws s4 nt8 cw16 r1 st10", o8b, 64, 0);
     return 0;
   }
+  if (only == "place") {   // cluster capacities, placements, and the split counts of every small-layer bucket
+    int dev = 0, sms = 0;
+    CK(cudaGetDevice(&dev));
+    CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    print_capacities(sms);
+    const Shape down8{"8b.down", 4096, 14336, 128};
+    const Shape bench_shapes[] = {reported, o8b, qkv8b, down8, o70b, qkv70b};
+    // DEV_PLACE_MORE=1: other layer shapes than the bench's (the model's generalisation)
+    const Shape more_shapes[] = {{"5120x5120", 5120, 5120, 128}, {"5120x13824", 5120, 13824, 128},
+                                 {"2048x4096", 2048, 4096, 128}, {"13824x5120", 13824, 5120, 128},
+                                 {"1024x8192", 1024, 8192, 128}, {"2560x2560", 2560, 2560, 128}};
+    const bool more = std::getenv("DEV_PLACE_MORE") != nullptr;
+    const std::vector<Shape> shapes = more ? std::vector<Shape>(std::begin(more_shapes), std::end(more_shapes))
+                                           : std::vector<Shape>(std::begin(bench_shapes), std::end(bench_shapes));
+    for (const Shape& sh : shapes)
+      for (int rows : {64, 128})
+        for (int sp = 1; sp <= 8; ++sp)
+          for (int per_sm = 1; per_sm <= 4; ++per_sm) {
+            const int tiles = (sh.m + rows - 1) / rows;
+            if (tiles * sp <= per_sm * sms) print_placement(tiles, sp, per_sm, sms);
+          }
+    if (std::getenv("DEV_PLACE_ONLY")) return 0;
+    // Forced split counts 1-8 (those that leave each CTA two stages), timed; the plan's pick marked "auto".
+    auto sweep_splits = [&](auto run, const Shape& sh, int rows) {
+      const int kst = sh.k / 64, tiles = (sh.m + rows - 1) / rows;
+      for (int sp = 1; sp <= 8; ++sp) {
+        if (kst / sp < 2 || tiles * sp > 3 * sms) break;
+        run(sh, sp);
+      }
+      run(sh, 0);
+    };
+    for (const Shape& sh : shapes) {
+      sweep_splits([](const Shape& s, int sp) { run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 nt1 cw4 r2 st8", s, 1, sp, true); }, sh, 128);
+      sweep_splits([](const Shape& s, int sp) { run_wgmma<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", s, 16, sp, true); }, sh, 128);
+      sweep_splits([](const Shape& s, int sp) { run_wgmma<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", s, 32, sp, true); }, sh, 128);
+      sweep_splits([](const Shape& s, int sp) { run_wgmma<__half, 4, true, false, 6, 8, 1, 8, false>("ws s4 nt6 cw8 r1 st8", s, 48, sp, true); }, sh, 128);
+      sweep_splits([](const Shape& s, int sp) { run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", s, 64, sp, true); }, sh, 128);
+      sweep_splits([](const Shape& s, int sp) { run_wgmma<__half, 4, true, false, 4, 4, 1, 8, false>("ws s4 nt4 cw4 r1 st8", s, 32, sp, true); }, sh, 64);
+      sweep_splits([](const Shape& s, int sp) { run_wgmma<__half, 4, true, false, 6, 4, 1, 8, false>("ws s4 nt6 cw4 r1 st8", s, 48, sp, true); }, sh, 64);
+      sweep_splits([](const Shape& s, int sp) { run_wgmma<__half, 4, true, false, 8, 4, 1, 6, false>("ws s4 nt8 cw4 r1 st6", s, 64, sp, true); }, sh, 64);
+      g_max_ctas = sms;   // the int8 two-group kernels' cap, as the catalog launches them
+      sweep_splits([](const Shape& s, int sp) { run_kg<__half, 8, true, false, 1, 4, 2, 8, 2>("kg2 s8 nt1 cw4 r2 st8", s, 1, sp, true); }, sh, 128);
+      sweep_splits([](const Shape& s, int sp) { run_kg<__half, 8, true, false, 2, 4, 2, 8, 2>("kg2 s8 nt2 cw4 r2 st8", s, 16, sp, true); }, sh, 128);
+      g_max_ctas = 0;
+    }
+    return 0;
+  }
   if (only == "floor") {
     run_floor();
     return 0;
@@ -1006,7 +1114,7 @@ int main(int argc, char** argv) {
     using L = wg::Launcher<__half, 4, true, false, 8, 8, 1, 8, false>;
     int dev = 0;
     CK(cudaGetDevice(&dev));
-    const int* capacity = L::occupancy(dev).cluster_capacity;
+    const int* capacity = L::occupancy(dev).capacity.clusters[L::ctas_per_sm(dev)];
     const Shape down8{"8b.down", 4096, 14336, 128};
     for (const Shape& sh : {qkv8b, reported, o8b, down8, o70b}) {
       const int tiles = (sh.m + 127) / 128;

@@ -55,8 +55,9 @@ namespace {
 double decode_stage_walk(int tile_m, const GemmProblem& p, int sm_count) {
   const int64_t tiles = (p.m + tile_m - 1) / tile_m;
   if (tiles <= 0 || p.k < decode::kStageK || sm_count <= 0) return 0.0;
-  const decode::SplitPlan plan = decode::plan_splits(tiles, p.k, sm_count, 0, nullptr, tile_m);
-  return decode::split_cost(plan, tiles, tile_m, sm_count, tile_m == 256 ? 2 : 3);
+  const double load = std::max(1, tile_m / 128);
+  const decode::SplitPlan plan = decode::plan_splits(tiles, p.k, sm_count, 0, nullptr, decode::SplitKernel{tile_m, 0, load});
+  return decode::split_cost(plan, tiles, sm_count, decode::SplitKernel{tile_m, tile_m == 256 ? 2 : 3, load});
 }
 
 // Cost model for the stock CUTLASS entries: waves of output tiles (stream-K spreads the K loop of

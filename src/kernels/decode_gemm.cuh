@@ -588,6 +588,46 @@ inline cudaLaunchConfig_t cluster_launch_config(dim3 grid, unsigned threads, siz
   return cfg;
 }
 
+// An empty kernel whose shared memory alone sets how many of its CTAs share an SM: the cluster
+// capacities at 1, 2, ... CTAs per SM are the device's, whatever kernel then runs (decode_splits.h,
+// ClusterCapacity). A template, so that every translation unit may define it.
+template <int Unused = 0>
+__global__ void occupancy_probe_kernel() {}
+
+// The device's cluster capacities at k = 1..ClusterCapacity::kMaxPerSm CTAs per SM, once per device
+// (queried on the current device, as the launcher's own occupancy queries are: the call's device).
+// A row the probe cannot pin to exactly k CTAs per SM stays zero (taken as "does not fit").
+inline const ClusterCapacity& device_cluster_capacity(int device) {
+  static std::once_flag once[kMaxDevices];
+  static ClusterCapacity cap[kMaxDevices];
+  static cudaError_t err[kMaxDevices] = {};
+  if (device < 0 || device >= kMaxDevices) throw std::runtime_error("mixgemm: device index out of range");
+  std::call_once(once[device], [&] {
+    constexpr unsigned kThreads = 128;
+    const auto kernel = &occupancy_probe_kernel<0>;
+    int per_sm_bytes = 0, reserved = 0, optin = 0;
+    cudaError_t e = cudaDeviceGetAttribute(&per_sm_bytes, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, device);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    if (e == cudaSuccess) e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin);
+    for (int k = 1; k <= ClusterCapacity::kMaxPerSm && e == cudaSuccess; ++k) {
+      const size_t smem = size_t(std::min(per_sm_bytes / k - reserved - 256, optin));   // a margin below the boundary
+      int fit = 0;
+      e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&fit, kernel, kThreads, smem);
+      if (e != cudaSuccess || fit != k) continue;
+      for (int s = 1; s <= kMaxSplits && e == cudaSuccess; ++s) {
+        cudaLaunchAttribute attr[2];
+        const cudaLaunchConfig_t cfg = cluster_launch_config(dim3(1, unsigned(s), 1), kThreads, smem, s, nullptr, attr);
+        e = cudaOccupancyMaxActiveClusters(&cap[device].clusters[k][s], kernel, &cfg);
+      }
+    }
+    err[device] = e;
+  });
+  if (err[device] != cudaSuccess)
+    throw std::runtime_error(std::string("mixgemm: cluster capacity query failed: ") + cudaGetErrorString(err[device]));
+  return cap[device];
+}
+
 // Kernel: any kernel of this geometry and parameters (the wgmma kernel, the dev harness's variants);
 // Pdl: launch with programmatic stream serialization (for a kernel that waits for its predecessor
 // itself); SumWarp, KG: as the kernel's Geometry.
@@ -598,27 +638,44 @@ struct Launcher {
   using G = Geometry<Bits, NT, Zero, CW, R, STAGES, SumWarp, KG>;
   static constexpr auto kernel = Kernel;
 
-  // Per device, once: the shared-memory attribute is set, and the CTAs per SM and the clusters of each
-  // split count that fit at once (plan_splits) are read back.
+  // A CTA's weight on its SM's stage rate (decode_splits.h, stage_time), fitted to the dev harness's
+  // forced split counts (mode place, eleventh session, H100: 120 cells over twelve layer shapes):
+  //  - the two 64-row warpgroups at 48 and 64 tokens, 1.5: two CTAs on an SM take 1.54-1.61x a lone
+  //    CTA's stage, against 1.30-1.38x for the 4-bit 128-row kernels at 1-32 tokens (weight 1). Any
+  //    weight from 1.5 to 2 picks the same counts (70b.o at 64 tokens: 2 splits, 25.2 us, not 3, 27.1);
+  //  - int8 on two consumer groups, 1.1: every weight from 1.05 to 1.2 picks the fastest count on all
+  //    20 int8 cells (8b.o at 1 token: 3 splits, 9.12 us, not 4, 9.59); 1.0 misses 8b.o by 5%, 1.3 or
+  //    more miss 5120x5120 by 9% (2 splits, not 3);
+  //  - 256-row tiles, 2.
+  static constexpr double kCtaLoad = Bits == 8 && KG == 2                      ? 1.1
+                                     : NT >= 6 && R == 1 && G::kTileM == 128 ? 1.5
+                                                                              : double(std::max(1, G::kTileM / 128));
+
+  // Per device, once: the shared-memory attribute is set, and the CTAs per SM and the cluster
+  // capacities (plan_splits) are read back: the kernel's own at its CTAs per SM, the device's
+  // (device_cluster_capacity) at fewer.
   struct Occupancy {
     int ctas_per_sm = 0;
-    int cluster_capacity[kMaxSplits + 1] = {};
+    ClusterCapacity capacity;
   };
   static const Occupancy& occupancy(int device) {
     static std::once_flag once[kMaxDevices];
     static Occupancy occ[kMaxDevices];
     static cudaError_t err[kMaxDevices] = {};
     if (device < 0 || device >= kMaxDevices) throw std::runtime_error("mixgemm: device index out of range");
+    const ClusterCapacity& device_capacity = device_cluster_capacity(device);
     std::call_once(once[device], [&] {
+      Occupancy& o = occ[device];
+      o.capacity = device_capacity;
       err[device] = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(G::kSmem));
       if (err[device] == cudaSuccess)
-        err[device] = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ[device].ctas_per_sm, kernel, G::kThreads,
-                                                                    G::kSmem);
+        err[device] = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&o.ctas_per_sm, kernel, G::kThreads, G::kSmem);
+      const int own = std::min(std::max(o.ctas_per_sm, 1), ClusterCapacity::kMaxPerSm);
       for (int s = 1; s <= kMaxSplits && err[device] == cudaSuccess; ++s) {
         cudaLaunchAttribute attr[2];
         const cudaLaunchConfig_t cfg =
             cluster_launch_config(dim3(1, unsigned(s), 1), G::kThreads, G::kSmem, s, nullptr, attr);
-        err[device] = cudaOccupancyMaxActiveClusters(&occ[device].cluster_capacity[s], kernel, &cfg);
+        err[device] = cudaOccupancyMaxActiveClusters(&o.capacity.clusters[own][s], kernel, &cfg);
       }
     });
     if (err[device] != cudaSuccess)
@@ -632,8 +689,10 @@ struct Launcher {
   // The split plan launch() takes for m rows and k columns (plan_splits), with the device's cluster
   // capacities; device < 0: without them (no CUDA call), for a host-only estimate of the same plan.
   static SplitPlan plan(int64_t m, int64_t k, int sm_count, int device, int splits = 0, int64_t max_ctas = 0) {
-    const int* capacity = device >= 0 ? occupancy(device).cluster_capacity : nullptr;
-    return plan_splits(row_tiles(m), k, sm_count, splits, capacity, G::kTileM, max_ctas);
+    if (device < 0) return plan_splits(row_tiles(m), k, sm_count, splits, nullptr, SplitKernel{G::kTileM, 0, kCtaLoad}, max_ctas);
+    const Occupancy& o = occupancy(device);
+    return plan_splits(row_tiles(m), k, sm_count, splits, &o.capacity, SplitKernel{G::kTileM, o.ctas_per_sm, kCtaLoad},
+                       max_ctas);
   }
 
   static Maps make_maps(const Params& prm) {

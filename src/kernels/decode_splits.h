@@ -24,67 +24,115 @@ inline SplitPlan chunked_plan(int64_t stages, int64_t splits) {
   return SplitPlan{int((stages + chunk - 1) / chunk), chunk};
 }
 
-// The split-count cost model, fitted to the dev harness's mode `splits` (H100, seventh session,
-// bench/NOTES.md "Split counts"): a layer takes about (fixed cost) + (stages per CTA) x (the time of one
-// stage on the busiest SM).
-//  - The busiest SM: cluster placement left 8 of the H100's 132 SMs empty at every grid measured
-//    (192-320 CTAs) and loaded the others unevenly, so the CTAs are taken as spread over 7/8 of the
-//    SMs, rounded up (e.g. 256 CTAs: 16 SMs held three).
-//  - A stage's time against the busiest SM's load (its CTAs x their tile rows / 128), in units of a
-//    lone 128-row CTA's stage (0.27 us): a CTA's own chain sets the pace (1 for 128 rows, 1.53 for 256)
-//    until the SM's share of HBM does. Measured per stage (fixed cost ~3.9 us taken off): load 2 /
-//    3: 0.36 / 0.51 us (128-row tiles, 2 / 3 CTAs on the busiest SM), load 4 / 6: 0.70 / 1.0-1.2 us
-//    (256-row tiles, 2 / 3 CTAs).
-//  - ctas_per_sm > 0 (the dispatcher's estimate for a grid that may not fit at once): the waves of
-//    CTAs, and at most that many on an SM.
-inline int64_t busiest_sm_ctas(int64_t ctas, int sm_count) {
+// Where a clustered grid's CTAs land. The launcher (decode_gemm.cuh) reads it once per device:
+// clusters[k][s] is how many clusters of s CTAs the device holds at once when at most k CTAs share an
+// SM (cudaOccupancyMaxActiveClusters), for k up to the kernel's own CTAs per SM. The hardware places a
+// grid of clusters so that its busiest SM holds the fewest CTAs these capacities allow: on the H100,
+// 207 of 207 grids measured (dev harness mode place, eleventh session: 28-160 row tiles, 1-8 splits,
+// 1-4 CTAs per SM; e.g. 32 clusters of 4 put two CTAs on 8 SMs, since only 30 fit at one per SM).
+struct ClusterCapacity {
+  static constexpr int kMaxPerSm = 8;
+  int clusters[kMaxPerSm + 1][kMaxSplits + 1] = {};
+};
+
+// The kernel's side of a plan.
+//  - tile_rows: its row tile;
+//  - ctas_per_sm: its occupancy (0: not known);
+//  - cta_load: what one CTA weighs on its SM's stage rate, in units of a 4-bit 128-row CTA at up to
+//    32 tokens (see stage_time); 256-row tiles weigh 2.
+struct SplitKernel {
+  int tile_rows = 128;
+  int ctas_per_sm = 0;
+  double cta_load = 1.0;
+};
+
+// The split-count cost model: a layer takes about (fixed cost) + (stages per CTA) x (the time of one
+// stage on the busiest SM). Fitted to the dev harness's modes `splits` (seventh session) and `place`
+// (eleventh; bench/NOTES.md "Split counts" and "Where the CTAs land").
+//  - The busiest SM: from the device's cluster capacities where known (above). Without them the CTAs
+//    are taken as spread over 7/8 of the SMs, rounded up: every clustered grid of more than ~124 CTAs
+//    measured left 8 of the H100's 132 SMs empty.
+//  - A stage's time against the busiest SM's load (its CTAs x their cta_load), in units of a lone
+//    4-bit 128-row CTA's stage (~0.26-0.30 us): a CTA's own chain sets the pace (1 for 128 rows,
+//    1.53 for 256) until the SM's share of HBM and tensor cores does. Fitted per stage with the
+//    fixed cost taken off, load 1 / 2 / 3 / 4: 1 / 1.30-1.38 / 1.79-1.93 / 2.64 for the 4-bit 128-row
+//    kernels at 1-32 tokens. Loads between the table's points are interpolated (the kernels' weights:
+//    Launcher::kCtaLoad).
+inline int64_t busiest_sm_ctas(int64_t tiles, int splits, int sm_count, const ClusterCapacity* capacity,
+                               int ctas_per_sm) {
+  if (capacity != nullptr && ctas_per_sm > 0) {
+    const int top = std::min(ctas_per_sm, ClusterCapacity::kMaxPerSm);
+    for (int k = 1; k <= top; ++k)
+      if (capacity->clusters[k][splits] >= tiles) return k;
+    return top;   // more than one wave (plan_splits skips such plans)
+  }
+  const int64_t ctas = tiles * splits;
   const int64_t usable = std::max<int64_t>(1, sm_count - sm_count / 8);
-  return (ctas + usable - 1) / usable;
+  const int64_t busiest = (ctas + usable - 1) / usable;
+  return ctas_per_sm > 0 ? std::min<int64_t>(busiest, ctas_per_sm) : busiest;
 }
-inline double stage_time(int64_t load, int tile_rows) {
+inline double stage_time(double load, int tile_rows) {
   static constexpr double kByLoad[] = {1.0, 1.0, 1.36, 1.92, 2.64, 3.55, 4.5};
-  const double shared = load <= 6 ? kByLoad[std::max<int64_t>(load, 0)] : kByLoad[6] + 0.95 * double(load - 6);
+  double shared;
+  if (load >= 6.0) {
+    shared = kByLoad[6] + 0.95 * (load - 6.0);
+  } else {
+    const int i = int(std::max(load, 0.0));
+    shared = kByLoad[i] + (kByLoad[i + 1] - kByLoad[i]) * (std::max(load, 0.0) - i);
+  }
   const double chain = 1.0 + 0.53 * (std::max(1, tile_rows / 128) - 1);
   return std::max(chain, shared);
 }
-inline double split_cost(const SplitPlan& plan, int64_t tiles, int tile_rows, int sm_count, int ctas_per_sm = 0) {
-  const int64_t ctas = tiles * plan.splits;
-  int64_t busiest = busiest_sm_ctas(ctas, sm_count), waves = 1;
-  if (ctas_per_sm > 0) {
-    busiest = std::min<int64_t>(busiest, ctas_per_sm);
-    waves = (ctas + int64_t(sm_count) * ctas_per_sm - 1) / (int64_t(sm_count) * ctas_per_sm);
+// The waves: one when the clusters fit at once; else as the capacities (or, without them, the CTA
+// slots of ctas_per_sm) allow.
+inline double split_cost(const SplitPlan& plan, int64_t tiles, int sm_count, const SplitKernel& kernel,
+                         const ClusterCapacity* capacity = nullptr) {
+  const int64_t busiest = busiest_sm_ctas(tiles, plan.splits, sm_count, capacity, kernel.ctas_per_sm);
+  int64_t waves = 1;
+  if (kernel.ctas_per_sm > 0) {
+    const int top = std::min(kernel.ctas_per_sm, ClusterCapacity::kMaxPerSm);
+    const int64_t fit = capacity != nullptr ? capacity->clusters[top][plan.splits] * int64_t(plan.splits)
+                                            : int64_t(sm_count) * kernel.ctas_per_sm;
+    const int64_t ctas = tiles * plan.splits;
+    waves = fit > 0 ? (ctas + fit - 1) / fit : 1;
   }
-  return double(waves) * double(plan.stages_per_cta) * stage_time(busiest * std::max(1, tile_rows / 128), tile_rows);
+  return double(waves) * double(plan.stages_per_cta) * stage_time(double(busiest) * kernel.cta_load, kernel.tile_rows);
 }
 
 // requested > 0: that split count (chunked). Else the cheapest plan by split_cost, fewer splits on a
 // tie, among those that
 //  - leave each CTA at least two stages;
 //  - keep the grid within 2.5 CTAs per SM (beyond, every measured grid was 10-60% slower);
-//  - fit in one wave: cluster_capacity[s] (how many clusters of s CTAs the kernel fits on the device
-//    at once, as cudaOccupancyMaxActiveClusters reports it; null: not known) at least the row tiles.
-//    A second wave costs more than the split it saves: 64-token kernel, 8b.qkv (48 row tiles; 47
-//    clusters of 5 fit) 21.9 us with 5 splits, 15.8 with 4 (dev harness mode splits64).
+//  - fit in one wave: capacity->clusters[ctas_per_sm][s] at least the row tiles (null capacity: not
+//    known). A second wave costs more than the split it saves: 64-token kernel, 8b.qkv (48 row tiles;
+//    47 clusters of 5 fit) 21.9 us with 5 splits, 15.8 with 4 (dev harness mode splits64).
 // - max_ctas > 0: at most that many CTAs (int8's two-group kernels, 8 and 16 tokens, pass the SM count:
 //   there, two CTAs on one SM stream no faster than one, decode_entry.cuh).
 // No split when the row tiles of 128 or more rows alone give every SM a CTA (70b.gate_up N=16, 224
 // tiles: 96 us unsplit vs 107-178 us split 3-8 ways).
 // Measured against the rule it replaces (about 1.5 CTAs per SM), 16 tokens, us: 70b.qkv 25.5 -> 20.2
-// (4 splits, not 3), 70b.o 19.4 -> 17.5 (5, not 4), 8b.qkv 10.3 -> 9.2 (4, not 5).
+// (4 splits, not 3), 70b.o 19.4 -> 17.5 (5, not 4), 8b.qkv 10.3 -> 9.2 (4, not 5). The busiest SM from
+// the capacities and the kernels' loads (eleventh session, mode place, us, old pick -> new): int8 8b.o
+// 1 token 9.59 -> 9.12 (3 splits, not 4: 32 clusters of 4 double 8 SMs), 16 tokens 10.30 -> 9.74;
+// 70b.o at 48 tokens 25.30 -> 24.40 and at 64 tokens 27.07 -> 25.20 (2 splits, one CTA per SM, not 3).
 inline SplitPlan plan_splits(int64_t tiles, int64_t k, int sm_count, int requested = 0,
-                             const int* cluster_capacity = nullptr, int tile_rows = 128, int64_t max_ctas = 0) {
+                             const ClusterCapacity* capacity = nullptr, const SplitKernel& kernel = {},
+                             int64_t max_ctas = 0) {
   const int64_t kst = std::max<int64_t>(k / kStageK, 1);
   if (requested > 0) return chunked_plan(kst, requested);
   SplitPlan best = chunked_plan(kst, 1);
   // 64-row tiles (three CTAs per SM) still split when their tiles alone fill the SMs: 70b.qkv at 64
   // tokens, 160 tiles, 46.6 us unsplit against 32.0 at 2 splits (dev harness mode n64wide, DEV_ROWS64).
-  if (tiles >= sm_count && tile_rows >= 128) return best;
-  double best_cost = split_cost(best, tiles, tile_rows, sm_count);
+  if (tiles >= sm_count && kernel.tile_rows >= 128) return best;
+  // Without capacities the costs count no waves and no occupancy cap (a host-only estimate).
+  const SplitKernel costed{kernel.tile_rows, capacity != nullptr ? kernel.ctas_per_sm : 0, kernel.cta_load};
+  const int top = std::min(std::max(kernel.ctas_per_sm, 1), ClusterCapacity::kMaxPerSm);
+  double best_cost = split_cost(best, tiles, sm_count, costed, capacity);
   for (int s = 2; s <= kMaxSplits; ++s) {
     if (kst / s < 2 || tiles * s > int64_t(5) * sm_count / 2 || (max_ctas > 0 && tiles * s > max_ctas)) break;
     const SplitPlan plan = chunked_plan(kst, s);
-    if (cluster_capacity != nullptr && cluster_capacity[plan.splits] < tiles) continue;
-    const double cost = split_cost(plan, tiles, tile_rows, sm_count);
+    if (capacity != nullptr && capacity->clusters[top][plan.splits] < tiles) continue;
+    const double cost = split_cost(plan, tiles, sm_count, costed, capacity);
     if (cost < best_cost) best = plan, best_cost = cost;
   }
   return best;

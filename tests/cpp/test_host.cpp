@@ -115,41 +115,71 @@ static void test_dispatch() {
 }
 
 // The decode family's split plan: the cheapest by split_cost among the plans whose clusters all fit at
-// once (capacities as the H100 reports them: 16-token kernels at three CTAs per SM, the 64-token
-// kernel at two).
+// once, with the H100's cluster capacities (dev harness mode place: clusters of 1..8 CTAs that fit at
+// 1..4 CTAs per SM).
+static decode::ClusterCapacity h100_capacity() {
+  static const int kClusters[5][decode::kMaxSplits + 1] = {{0},
+                                                           {0, 132, 66, 39, 30, 22, 17, 15, 15},
+                                                           {0, 264, 132, 79, 62, 47, 39, 32, 30},
+                                                           {0, 396, 198, 124, 92, 69, 62, 47, 45},
+                                                           {0, 528, 264, 163, 124, 94, 79, 69, 62}};
+  decode::ClusterCapacity c;
+  for (int k = 1; k <= 4; ++k)
+    for (int s = 1; s <= decode::kMaxSplits; ++s) c.clusters[k][s] = kClusters[k][s];
+  return c;
+}
+
 static void test_split_plan() {
   using decode::plan_splits;
-  const int h100_64_tokens[decode::kMaxSplits + 1] = {0, 264, 132, 79, 62, 47, 39, 32, 30};
-  // 3 CTAs per SM (the 16- and 32-token wgmma kernels) on the H100: the best split counts measured
-  // (dev harness mode splits), and the capacity check.
-  const int h100_16_tokens[decode::kMaxSplits + 1] = {0, 396, 198, 124, 92, 69, 62, 47, 45};
+  using decode::SplitKernel;
+  const decode::ClusterCapacity h100 = h100_capacity();
+  const decode::ClusterCapacity* cap = &h100;
+  // Where the busiest SM's CTAs come from: the fewest CTAs per SM at which the clusters fit (the
+  // placement the H100 showed in all 207 grids measured).
+  EXPECT(decode::busiest_sm_ctas(32, 4, 132, cap, 3) == 2, "32 clusters of 4: 30 fit at one CTA per SM");
+  EXPECT(decode::busiest_sm_ctas(28, 4, 132, cap, 3) == 1, "28 clusters of 4 fit at one CTA per SM");
+  EXPECT(decode::busiest_sm_ctas(64, 2, 132, cap, 2) == 1, "64 clusters of 2: 128 CTAs on 128 SMs");
+  EXPECT(decode::busiest_sm_ctas(64, 4, 132, cap, 3) == 3, "64 clusters of 4: 62 fit at two CTAs per SM");
+  EXPECT(decode::busiest_sm_ctas(64, 2, 132, nullptr, 0) == 2, "without capacities: 7/8 of the SMs");
+  EXPECT(decode::stage_time(1.5, 128) > 1.0 && decode::stage_time(1.5, 128) < 1.36, "loads between the table's are interpolated");
+  // 3 CTAs per SM (the 16- and 32-token wgmma kernels): the best split counts measured (dev harness
+  // modes splits and place), and the capacity check.
+  const SplitKernel tokens16{128, 3, 1.0};
   EXPECT(plan_splits(48, 4096, 132).splits == 6, "8b.qkv, capacity unknown (6 and 4 measured within 1-4%)");
-  EXPECT(plan_splits(28, 8192, 132, 0, h100_16_tokens).splits == 8, "reported case: 224 CTAs");
-  EXPECT(plan_splits(32, 4096, 132, 0, h100_16_tokens).splits == 7, "8b.o: 8 splits would put 3 CTAs on some SMs");
-  EXPECT(plan_splits(32, 14336, 132, 0, h100_16_tokens).splits == 7, "8b.down");
-  EXPECT(plan_splits(64, 8192, 132, 0, h100_16_tokens).splits == 5, "70b.o 128-row: 320 CTAs");
-  EXPECT(plan_splits(80, 8192, 132, 0, h100_16_tokens).splits == 4, "70b.qkv 128-row: 69 clusters of 5 fit, 80 needed");
-  EXPECT(plan_splits(32, 28672, 132, 0, h100_16_tokens, 256).splits == 7, "70b.down 256-row");
-  EXPECT(plan_splits(14, 8192, 132, 0, h100_16_tokens, 256).splits == 8, "reported case 256-row: 112 CTAs");
-  EXPECT(plan_splits(48, 4096, 132, 0, h100_64_tokens).splits == 4, "8b.qkv: 47 clusters of 5 fit, 48 needed");
-  EXPECT(plan_splits(48, 4096, 132, 0, h100_64_tokens).stages_per_cta == 16, "64 stages over 4 splits");
-  EXPECT(plan_splits(28, 8192, 132, 0, h100_64_tokens).splits == 8, "reported case: 30 clusters of 8 fit");
-  EXPECT(plan_splits(64, 8192, 132, 0, h100_64_tokens).splits == 3, "70b.o: 62 clusters of 4 fit, 64 needed");
-  EXPECT(plan_splits(448, 8192, 132, 0, h100_64_tokens).splits == 1, "70b.gate_up: no split");
-  EXPECT(plan_splits(160, 8192, 132, 0, nullptr, 64).splits == 2, "70b.qkv on 64-row tiles: they split past the SMs");
-  EXPECT(plan_splits(224, 8192, 132, 0, nullptr, 256).splits == 1, "256-row tiles filling the SMs: no split");
-  EXPECT(plan_splits(48, 4096, 132, 6, h100_64_tokens).splits == 6, "a requested count is kept");
+  EXPECT(plan_splits(28, 8192, 132, 0, cap, tokens16).splits == 8, "reported case: 224 CTAs");
+  EXPECT(plan_splits(32, 4096, 132, 0, cap, tokens16).splits == 7, "8b.o: 8 splits would put 3 CTAs on some SMs");
+  EXPECT(plan_splits(32, 14336, 132, 0, cap, tokens16).splits == 7, "8b.down");
+  EXPECT(plan_splits(64, 8192, 132, 0, cap, tokens16).splits == 5, "70b.o 128-row: 320 CTAs");
+  EXPECT(plan_splits(80, 8192, 132, 0, cap, tokens16).splits == 4, "70b.qkv 128-row: 69 clusters of 5 fit, 80 needed");
+  EXPECT(plan_splits(32, 28672, 132, 0, cap, SplitKernel{256, 3, 2.0}).splits == 7, "70b.down 256-row");
+  EXPECT(plan_splits(14, 8192, 132, 0, cap, SplitKernel{256, 3, 2.0}).splits == 8, "reported case 256-row: 112 CTAs");
+  EXPECT(plan_splits(16, 4096, 132, 0, cap, SplitKernel{256, 3, 2.0}).splits == 6,
+         "8b.o 256-row: 16 clusters of 7 would double some SMs (15 fit at one per SM), of 6 not");
+  // The 48/64-token kernel (two 64-row warpgroups, two CTAs per SM, load 1.5).
+  const SplitKernel tokens64{128, 2, 1.5};
+  EXPECT(plan_splits(48, 4096, 132, 0, cap, tokens64).splits == 4, "8b.qkv: 47 clusters of 5 fit, 48 needed");
+  EXPECT(plan_splits(48, 4096, 132, 0, cap, tokens64).stages_per_cta == 16, "64 stages over 4 splits");
+  EXPECT(plan_splits(28, 8192, 132, 0, cap, tokens64).splits == 8, "reported case: 30 clusters of 8 fit");
+  EXPECT(plan_splits(64, 8192, 132, 0, cap, tokens64).splits == 2,
+         "70b.o: 2 splits keep one CTA per SM (25.1 us against 26.9 at 3, mode place)");
+  EXPECT(plan_splits(448, 8192, 132, 0, cap, tokens64).splits == 1, "70b.gate_up: no split");
+  EXPECT(plan_splits(160, 8192, 132, 0, nullptr, SplitKernel{64, 0, 1.0}).splits == 2,
+         "70b.qkv on 64-row tiles: they split past the SMs");
+  EXPECT(plan_splits(224, 8192, 132, 0, nullptr, SplitKernel{256, 0, 2.0}).splits == 1, "256-row tiles filling the SMs: no split");
+  EXPECT(plan_splits(48, 4096, 132, 6, cap, tokens64).splits == 6, "a requested count is kept");
   EXPECT(plan_splits(28, 448, 132).splits == 3 && plan_splits(28, 448, 132).stages_per_cta == 3,
          "7 stages: at least two per CTA, dealt in chunks of 3");
-  // At most one CTA per SM (int8's two-group kernels; two CTAs per SM, so the 64-token kernel's
-  // capacities): the measured best counts at 1 token (dev harness mode s8splits).
-  const int* h100_s8_1_token = h100_64_tokens;
-  EXPECT(plan_splits(28, 8192, 132, 0, h100_s8_1_token, 128, 132).splits == 4, "reported case: 112 CTAs, not 224");
-  EXPECT(plan_splits(48, 4096, 132, 0, h100_s8_1_token, 128, 132).splits == 2, "8b.qkv: 96 CTAs");
-  EXPECT(plan_splits(64, 8192, 132, 0, h100_s8_1_token, 128, 132).splits == 2, "70b.o: 128 CTAs");
-  EXPECT(plan_splits(32, 14336, 132, 0, h100_s8_1_token, 128, 132).splits == 3, "8b.down: 96 CTAs");
-  EXPECT(plan_splits(40, 5120, 132, 0, h100_s8_1_token, 128, 132).splits == 3, "5120x5120: 120 CTAs");
-  EXPECT(plan_splits(224, 4096, 132, 0, h100_s8_1_token, 128, 132).splits == 1, "more tiles than SMs: no split");
+  // At most one CTA per SM (int8's two-group kernels: two CTAs per SM, load 1.1): the measured best
+  // counts at 1 token (dev harness modes s8splits and place).
+  const SplitKernel s8{128, 2, 1.1};
+  EXPECT(plan_splits(28, 8192, 132, 0, cap, s8, 132).splits == 4, "reported case: 112 CTAs, not 224");
+  EXPECT(plan_splits(48, 4096, 132, 0, cap, s8, 132).splits == 2, "8b.qkv: 96 CTAs");
+  EXPECT(plan_splits(64, 8192, 132, 0, cap, s8, 132).splits == 2, "70b.o: 128 CTAs");
+  EXPECT(plan_splits(32, 14336, 132, 0, cap, s8, 132).splits == 3, "8b.down: 96 CTAs");
+  EXPECT(plan_splits(40, 5120, 132, 0, cap, s8, 132).splits == 3, "5120x5120: 120 CTAs (12.46 us; 2 splits 13.60)");
+  EXPECT(plan_splits(32, 4096, 132, 0, cap, s8, 132).splits == 3,
+         "8b.o: 96 CTAs (9.13 us); 4 splits double 8 SMs (9.58 us)");
+  EXPECT(plan_splits(224, 4096, 132, 0, cap, s8, 132).splits == 1, "more tiles than SMs: no split");
 }
 
 int main() {
