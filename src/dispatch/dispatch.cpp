@@ -92,7 +92,10 @@ const KernelEntry* decode_tile(const GemmProblem& p, int tile_m, int tile_n) {
 // (1.41), 13824x5120, 15360x5120 and 8b.gate_up (2.00: one split, or two waves); it misses 70b.o,
 // 27.1 / 26.6 (1.49). Mode rows64b at 32 and 48 tokens on five small layers: right on all five at 32
 // (8b.o 9.04 / 8.64 at 1.30; the others 11-23% slower on 64 rows) and on four of five at 48 (8b.o
-// 10.46 / 9.74; misses 70b.o, 24.6 / 23.8 at 1.49). Without the device (device < 0) the plans take
+// 10.46 / 9.74; misses 70b.o, 24.6 / 23.8 at 1.49). Since the plans know where clusters land
+// (decode_splits.h, eleventh session) 70b.o's 128-row plan at 48/64 tokens is 2 splits (64 stages, not
+// 43), so the rule takes the 64-row tile there; same-run candidates at ae197b4 (us, 64 / 128 rows): N=48
+// 24.6 / 24.9, N=64 26.4 / 26.2 (FP8 27.5 / 27.3). Without the device (device < 0) the plans take
 // every cluster to fit, which can differ from the launch's (70b.qkv: 4 splits of 128 rows, not 2).
 bool prefer_64_rows(const GemmProblem& p, int tile_n, int sm_count, int device) {
   if (double(p.m) * double(p.k) >= 100.0e6) return false;
