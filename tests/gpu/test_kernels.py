@@ -66,6 +66,8 @@ def test_heuristic_choice_with_bias_and_batch_dims(weight, act):
     (10240, 8192, 64, 64),    # 70b.qkv: both tiles' plans take 2 splits on the H100 (walks 64 and 64)
     (3584, 8192, 64, 128),    # reported case: 8 splits of 128 rows (16 stages) against 4 of 64 (32)
     (4096, 4096, 32, 64),     # 8b.o at 32 tokens: 10 stages against 13 (1.3)
+    (8192, 8192, 64, 64),     # 70b.o: the 128-row plan keeps one CTA per SM at 2 splits (64 stages, as
+                              # the 64-row tile's): the cluster-placement plan of ae197b4 (3 splits before)
 ])
 def test_64_row_tile_choice_uses_the_device_plan(m, k, n, rows):
     """dispatch.cpp's prefer_64_rows with the device's cluster capacities (explain on the GPU, as linear
