@@ -27,6 +27,7 @@
 //   place     cluster capacities at 1-4 CTAs per SM, where clustered grids land, and forced split counts
 //             of every small-layer bucket (DEV_PLACE_ONLY=1: capacities and placements only; DEV_PLACE_MORE=1:
 //             other shapes than the bench's)
+//   episplits probe stamps of the split-K exchange at forced split counts where the split model misses
 //   s8splits  int8 split counts on the small layers at 1 and 16 tokens (DEV_S8_GROUPS=1: one consumer
 //             group against two at 1 token; DEV_S8_N16=1: two against one at 16 tokens)
 //   u4splits  uint4 split counts at 1 token on the small layers, against int4
@@ -1103,6 +1104,17 @@ int main(int argc, char** argv) {
       sweep_splits([](const Shape& s, int sp) { run_kg<__half, 8, true, false, 1, 4, 2, 8, 2>("kg2 s8 nt1 cw4 r2 st8", s, 1, sp, true); }, sh, 128);
       sweep_splits([](const Shape& s, int sp) { run_kg<__half, 8, true, false, 2, 4, 2, 8, 2>("kg2 s8 nt2 cw4 r2 st8", s, 16, sp, true); }, sh, 128);
       g_max_ctas = 0;
+    }
+    return 0;
+  }
+  if (only == "episplits") {   // what the exchange costs against the split count, with probe stamps, where the
+                               // placement-aware split model still misses (8b.qkv at 32 tokens: 6 splits picked,
+                               // 4 faster; 2560x2560 at 16/32 tokens: 8 picked, 5 faster; mode place)
+    const Shape square{"2560x2560", 2560, 2560, 128};
+    for (int sp : {4, 5, 6, 8}) {
+      run_wgmma_probe<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", qkv8b, 32, sp);
+      run_wgmma_probe<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", square, 16, sp);
+      run_wgmma_probe<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", square, 32, sp);
     }
     return 0;
   }
