@@ -560,19 +560,16 @@ size_t place_smem_for(int per_sm) {   // dynamic shared memory that leaves exact
   static const size_t kBytes[] = {0, 120 << 10, 80 << 10, 60 << 10, 50 << 10};
   return kBytes[per_sm];
 }
-void print_capacities(int sms) {
+// The library's cluster capacities (device_cluster_capacity) at 1-4 CTAs per SM, and the placement
+// kernel's occupancy at place_smem_for's sizes (it must be per_sm for the placements below to hold).
+void print_capacities(int dev, int sms) {
+  const ClusterCapacity& cap = device_cluster_capacity(dev);
   CK(cudaFuncSetAttribute(place_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 120 << 10));
   for (int per_sm = 1; per_sm <= 4; ++per_sm) {
     int occ = 0;
     CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, place_kernel, 128, place_smem_for(per_sm)));
     std::printf("capacity per_sm=%d (occupancy %d, %d SMs): clusters of 1..8:", per_sm, occ, sms);
-    for (int s = 1; s <= kMaxSplits; ++s) {
-      cudaLaunchAttribute attr[2];
-      const cudaLaunchConfig_t cfg = cluster_launch_config(dim3(1, unsigned(s), 1), 128, place_smem_for(per_sm), s, nullptr, attr);
-      int c = 0;
-      CK(cudaOccupancyMaxActiveClusters(&c, place_kernel, &cfg));
-      std::printf(" %d", c);
-    }
+    for (int s = 1; s <= kMaxSplits; ++s) std::printf(" %d", cap.clusters[per_sm][s]);
     std::printf("\n");
   }
 }
@@ -1064,7 +1061,7 @@ int main(int argc, char** argv) {
     int dev = 0, sms = 0;
     CK(cudaGetDevice(&dev));
     CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    print_capacities(sms);
+    print_capacities(dev, sms);
     const Shape down8{"8b.down", 4096, 14336, 128};
     const Shape bench_shapes[] = {reported, o8b, qkv8b, down8, o70b, qkv70b};
     // DEV_PLACE_MORE=1: other layer shapes than the bench's (the model's generalisation)

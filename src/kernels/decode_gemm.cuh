@@ -588,6 +588,19 @@ inline cudaLaunchConfig_t cluster_launch_config(dim3 grid, unsigned threads, siz
   return cfg;
 }
 
+// How many clusters of s = 1..kMaxSplits CTAs of `kernel` (threads, dynamic shared memory smem) the
+// current device holds at once, into clusters[s]; the first CUDA error, if any.
+template <class KernelPtr>
+inline cudaError_t query_cluster_capacity(KernelPtr kernel, unsigned threads, size_t smem, int* clusters) {
+  for (int s = 1; s <= kMaxSplits; ++s) {
+    cudaLaunchAttribute attr[2];
+    const cudaLaunchConfig_t cfg = cluster_launch_config(dim3(1, unsigned(s), 1), threads, smem, s, nullptr, attr);
+    const cudaError_t e = cudaOccupancyMaxActiveClusters(&clusters[s], kernel, &cfg);
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
+}
+
 // An empty kernel whose shared memory alone sets how many of its CTAs share an SM: the cluster
 // capacities at 1, 2, ... CTAs per SM are the device's, whatever kernel then runs (decode_splits.h,
 // ClusterCapacity). A template, so that every translation unit may define it.
@@ -614,12 +627,7 @@ inline const ClusterCapacity& device_cluster_capacity(int device) {
       const size_t smem = size_t(std::min(per_sm_bytes / k - reserved - 256, optin));   // a margin below the boundary
       int fit = 0;
       e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&fit, kernel, kThreads, smem);
-      if (e != cudaSuccess || fit != k) continue;
-      for (int s = 1; s <= kMaxSplits && e == cudaSuccess; ++s) {
-        cudaLaunchAttribute attr[2];
-        const cudaLaunchConfig_t cfg = cluster_launch_config(dim3(1, unsigned(s), 1), kThreads, smem, s, nullptr, attr);
-        e = cudaOccupancyMaxActiveClusters(&cap[device].clusters[k][s], kernel, &cfg);
-      }
+      if (e == cudaSuccess && fit == k) e = query_cluster_capacity(kernel, kThreads, smem, cap[device].clusters[k]);
     }
     err[device] = e;
   });
@@ -663,20 +671,15 @@ struct Launcher {
     static Occupancy occ[kMaxDevices];
     static cudaError_t err[kMaxDevices] = {};
     if (device < 0 || device >= kMaxDevices) throw std::runtime_error("mixgemm: device index out of range");
-    const ClusterCapacity& device_capacity = device_cluster_capacity(device);
     std::call_once(once[device], [&] {
       Occupancy& o = occ[device];
-      o.capacity = device_capacity;
+      o.capacity = device_cluster_capacity(device);   // throws on failure (the flag stays unset)
       err[device] = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(G::kSmem));
       if (err[device] == cudaSuccess)
         err[device] = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&o.ctas_per_sm, kernel, G::kThreads, G::kSmem);
       const int own = std::min(std::max(o.ctas_per_sm, 1), ClusterCapacity::kMaxPerSm);
-      for (int s = 1; s <= kMaxSplits && err[device] == cudaSuccess; ++s) {
-        cudaLaunchAttribute attr[2];
-        const cudaLaunchConfig_t cfg =
-            cluster_launch_config(dim3(1, unsigned(s), 1), G::kThreads, G::kSmem, s, nullptr, attr);
-        err[device] = cudaOccupancyMaxActiveClusters(&o.capacity.clusters[own][s], kernel, &cfg);
-      }
+      if (err[device] == cudaSuccess)
+        err[device] = query_cluster_capacity(kernel, G::kThreads, G::kSmem, o.capacity.clusters[own]);
     });
     if (err[device] != cudaSuccess)
       throw std::runtime_error(std::string("mixgemm: decode kernel setup failed: ") + cudaGetErrorString(err[device]));
