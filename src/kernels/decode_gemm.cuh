@@ -601,6 +601,27 @@ inline cudaError_t query_cluster_capacity(KernelPtr kernel, unsigned threads, si
   return cudaSuccess;
 }
 
+// A value set up once per device: the first get() for a device runs setup(value, device) under a
+// once_flag; the CUDA error it returns is kept, and every get() then throws it prefixed by `what`. An
+// exception thrown by setup leaves the flag unset (std::call_once), so the next call tries again.
+template <class T>
+class PerDevice {
+ public:
+  template <class Setup>
+  const T& get(int device, const char* what, Setup&& setup) {
+    if (device < 0 || device >= kMaxDevices) throw std::runtime_error("mixgemm: device index out of range");
+    std::call_once(once_[device], [&] { err_[device] = setup(value_[device], device); });
+    if (err_[device] != cudaSuccess)
+      throw std::runtime_error(std::string("mixgemm: ") + what + ": " + cudaGetErrorString(err_[device]));
+    return value_[device];
+  }
+
+ private:
+  std::once_flag once_[kMaxDevices];
+  T value_[kMaxDevices] = {};
+  cudaError_t err_[kMaxDevices] = {};
+};
+
 // An empty kernel whose shared memory alone sets how many of its CTAs share an SM: the cluster
 // capacities at 1, 2, ... CTAs per SM are the device's, whatever kernel then runs (decode_splits.h,
 // ClusterCapacity). A template, so that every translation unit may define it.
@@ -611,29 +632,23 @@ __global__ void occupancy_probe_kernel() {}
 // (queried on the current device, as the launcher's own occupancy queries are: the call's device).
 // A row the probe cannot pin to exactly k CTAs per SM stays zero (taken as "does not fit").
 inline const ClusterCapacity& device_cluster_capacity(int device) {
-  static std::once_flag once[kMaxDevices];
-  static ClusterCapacity cap[kMaxDevices];
-  static cudaError_t err[kMaxDevices] = {};
-  if (device < 0 || device >= kMaxDevices) throw std::runtime_error("mixgemm: device index out of range");
-  std::call_once(once[device], [&] {
+  static PerDevice<ClusterCapacity> capacities;
+  return capacities.get(device, "cluster capacity query failed", [](ClusterCapacity& cap, int dev) {
     constexpr unsigned kThreads = 128;
     const auto kernel = &occupancy_probe_kernel<0>;
     int per_sm_bytes = 0, reserved = 0, optin = 0;
-    cudaError_t e = cudaDeviceGetAttribute(&per_sm_bytes, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device);
-    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, device);
-    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    cudaError_t e = cudaDeviceGetAttribute(&per_sm_bytes, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
     if (e == cudaSuccess) e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin);
     for (int k = 1; k <= ClusterCapacity::kMaxPerSm && e == cudaSuccess; ++k) {
       const size_t smem = size_t(std::min(per_sm_bytes / k - reserved - 256, optin));   // a margin below the boundary
       int fit = 0;
       e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&fit, kernel, kThreads, smem);
-      if (e == cudaSuccess && fit == k) e = query_cluster_capacity(kernel, kThreads, smem, cap[device].clusters[k]);
+      if (e == cudaSuccess && fit == k) e = query_cluster_capacity(kernel, kThreads, smem, cap.clusters[k]);
     }
-    err[device] = e;
+    return e;
   });
-  if (err[device] != cudaSuccess)
-    throw std::runtime_error(std::string("mixgemm: cluster capacity query failed: ") + cudaGetErrorString(err[device]));
-  return cap[device];
 }
 
 // Kernel: any kernel of this geometry and parameters (the wgmma kernel, the dev harness's variants);
@@ -667,23 +682,15 @@ struct Launcher {
     ClusterCapacity capacity;
   };
   static const Occupancy& occupancy(int device) {
-    static std::once_flag once[kMaxDevices];
-    static Occupancy occ[kMaxDevices];
-    static cudaError_t err[kMaxDevices] = {};
-    if (device < 0 || device >= kMaxDevices) throw std::runtime_error("mixgemm: device index out of range");
-    std::call_once(once[device], [&] {
-      Occupancy& o = occ[device];
-      o.capacity = device_cluster_capacity(device);   // throws on failure (the flag stays unset)
-      err[device] = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(G::kSmem));
-      if (err[device] == cudaSuccess)
-        err[device] = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&o.ctas_per_sm, kernel, G::kThreads, G::kSmem);
+    static PerDevice<Occupancy> occupancies;
+    return occupancies.get(device, "decode kernel setup failed", [](Occupancy& o, int dev) {
+      o.capacity = device_cluster_capacity(dev);   // throws on failure (the flag stays unset)
+      cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(G::kSmem));
+      if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&o.ctas_per_sm, kernel, G::kThreads, G::kSmem);
       const int own = std::min(std::max(o.ctas_per_sm, 1), ClusterCapacity::kMaxPerSm);
-      if (err[device] == cudaSuccess)
-        err[device] = query_cluster_capacity(kernel, G::kThreads, G::kSmem, o.capacity.clusters[own]);
+      if (e == cudaSuccess) e = query_cluster_capacity(kernel, G::kThreads, G::kSmem, o.capacity.clusters[own]);
+      return e;
     });
-    if (err[device] != cudaSuccess)
-      throw std::runtime_error(std::string("mixgemm: decode kernel setup failed: ") + cudaGetErrorString(err[device]));
-    return occ[device];
   }
   static int ctas_per_sm(int device) { return std::max(1, occupancy(device).ctas_per_sm); }
 
