@@ -35,6 +35,7 @@
 //   ntok      token counts below the bucket's (1, 4, 12, 24, 40, 48) on the small layers
 //   n64wide   64 tokens on small layers: 256-row tiles of four 64-row warpgroups against the catalog's
 //             (DEV_ROWS64=1: 64-row tiles of one warpgroup instead)
+//   n64large  64 tokens on the layers from 80M elements: 256-row tiles of four 64-row warpgroups by split count
 //   n48       a 48-token bucket (wgmma m64n48k16, two warpgroups of 64 rows) against the 64-token kernel
 //             at 33-48 tokens on the small layers
 //   n48wide   48 tokens on the large layers: 256-row tiles against the 128-row 48-token kernel
@@ -1055,6 +1056,19 @@ int main(int argc, char** argv) {
     }
     run_wgmma_probe<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", o8b, 64, 0);
     run_wgmma_probe<__half, 4, true, false, 8, 16, 1, 10, false>("ws s4 nt8 cw16 r1 st10", o8b, 64, 0);
+    return 0;
+  }
+  if (only == "n64large") {   // 64 tokens on the layers from 80M elements (the catalog runs the stock 256x64
+                               // tile there): 256-row tiles of four 64-row warpgroups, by split count
+    const Shape large[] = {qkv70b, {"8b.gate_up", 28672, 4096, 128}, down, gate_up};
+    for (const Shape& sh : large) {
+      run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64, 0, true);
+      for (int sp : {0, 1, 2, 3, 4, 6})
+        run_wgmma<__half, 4, true, false, 8, 16, 1, 10, false>("ws s4 nt8 cw16 r1 st10", sh, 64, sp, true);
+      run_wgmma<__half, 4, true, false, 8, 16, 1, 10, true>("wb s4 nt8 cw16 r1 st10", sh, 64, 0, true);
+    }
+    run_wgmma<__half, 4, false, true, 8, 16, 1, 10, false>("ws u4 f16 nt8 cw16 r1 st10", g128, 61, 3, false);
+    run_wgmma<__nv_bfloat16, 4, true, false, 8, 16, 1, 10, false>("ws s4 bf16 nt8 cw16 r1 st10", small32, 64, 0, false);
     return 0;
   }
   if (only == "place") {   // cluster capacities, placements, and the split counts of every small-layer bucket
