@@ -637,7 +637,8 @@ int main(int argc, char** argv) {
   const Shape reported{"reported", 3584, 8192, 64}, gate_up{"70b.gate_up", 57344, 8192, 128},
       down{"70b.down", 8192, 28672, 128}, o8b{"8b.o", 4096, 4096, 128},
       small32{"g32.small", 1040, 2048, 32}, o70b{"70b.o", 8192, 8192, 128}, qkv8b{"8b.qkv", 6144, 4096, 128},
-      qkv70b{"70b.qkv", 10240, 8192, 128};
+      qkv70b{"70b.qkv", 10240, 8192, 128}, down8{"8b.down", 4096, 14336, 128},
+      gu8{"8b.gate_up", 28672, 4096, 128};
   const Shape sweep[] = {reported, o8b, o70b, gate_up, down};   // the speed sweeps' layers
   // correctness across types and odd sizes (M not a multiple of the tile, group 32, N below the bucket)
   run_config<__half, 4, true, false, 2, 4, 2, 8>("s4 f16 nt2 cw4 r2 st8", small32, 13, 0, false);
@@ -682,7 +683,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (only == "n64") {   // 64 tokens on the wgmma kernel: row tile, warpgroups, pipeline, stages, splits
-    const Shape gu8{"8b.gate_up", 28672, 4096, 128}, down8{"8b.down", 4096, 14336, 128};
     run_wgmma<__half, 4, true, false, 8, 8, 2, 6, true>("wb s4 f16 nt8 cw8 r2 st6", g128, 61, 3, false);
     run_wgmma<__half, 4, false, true, 8, 8, 1, 8, false>("ws u4 f16 nt8 cw8 r1 st8", g128, 64, 2, false);
     for (const Shape& sh : {reported, o8b, qkv8b, down8, gu8, qkv70b, o70b, down, gate_up}) {
@@ -755,7 +755,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (only == "ring2") {   // deeper rings for the small layers' kernels at the catalog's CTAs per SM
-    const Shape down8{"8b.down", 4096, 14336, 128};
     for (const Shape& sh : {reported, o8b, down8}) {
       run_wgmma<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", sh, 16, 0, true);
       run_wgmma<__half, 4, true, false, 2, 4, 2, 10, false>("ws s4 nt2 cw4 r2 st10", sh, 16, 0, true);
@@ -768,7 +767,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (only == "epi") {   // the split-K epilogue: the catalog's small-layer configurations, 1 to 64 tokens
-    const Shape down8{"8b.down", 4096, 14336, 128};
     run_wgmma<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 f16 nt2 cw4 r2 st8", g128, 16, 7, false);
     run_wgmma<__nv_bfloat16, 4, true, false, 4, 4, 2, 6, false>("ws s4 bf16 nt4 cw4 r2 st6", g128, 27, 5, false);
     run_wgmma<__half, 4, false, true, 8, 8, 1, 8, false>("ws u4 f16 nt8 cw8 r1 st8", small32, 64, 6, false);
@@ -787,7 +785,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (only == "splits") {   // split counts now that the split-K exchange is cheap: the catalog's configurations
-    const Shape down8{"8b.down", 4096, 14336, 128};
     {
       int dev = 0;
       CK(cudaGetDevice(&dev));
@@ -825,7 +822,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (only == "u4splits") {   // uint4 at 1 token: split counts on the small layers, against int4 at its plan's count
-    const Shape down8{"8b.down", 4096, 14336, 128};
     for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b}) {
       run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 nt1 cw4 r2 st8", sh, 1, 0, true);
       for (int sp : {0, 3, 4, 5, 6, 7, 8})
@@ -834,7 +830,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (only == "s8splits") {   // int8 split counts on the small layers (the split model's stage table is 4-bit's)
-    const Shape down8{"8b.down", 4096, 14336, 128};
     if (std::getenv("DEV_S8_N16")) {   // 16 tokens: two consumer groups against the catalog's one
       for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b})
         for (int sp : {0, 2, 3, 4}) {
@@ -862,7 +857,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (only == "stages256") {   // ring depth of the 256-row wgmma tiles (16 and 32 tokens), and 70b.down's split count at 32
-    const Shape gu8{"8b.gate_up", 28672, 4096, 128};
     for (const Shape& sh : {gate_up, down, gu8, qkv70b}) {
       run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", sh, 16, 0, true);
       run_wgmma<__half, 4, true, false, 2, 8, 2, 8, true>("wb s4 nt2 cw8 r2 st8", sh, 16, 0, true);
@@ -879,7 +873,6 @@ int main(int argc, char** argv) {
     run_wgmma<__nv_bfloat16, 4, true, false, 6, 8, 1, 8, false>("ws s4 bf16 nt6 cw8 r1 st8", small32, 48, 0, false);
     run_wgmma<__half, 4, false, true, 6, 8, 1, 8, false>("ws u4 f16 nt6 cw8 r1 st8", g128, 33, 5, false);
     run_wgmma<__nv_bfloat16, 4, false, true, 6, 8, 1, 8, false>("ws u4 bf16 nt6 cw8 r1 st8", perchan, 40, 2, false);
-    const Shape down8{"8b.down", 4096, 14336, 128};
     for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b, qkv70b}) {
       for (int n : {40, 48}) {
         run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, n, 0, true);
@@ -894,7 +887,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (only == "n48wide") {   // 48 tokens on the large layers: 256-row tiles (per-K-block pipeline) against 128
-    const Shape gu8{"8b.gate_up", 28672, 4096, 128};
     run_wgmma<__half, 4, true, false, 6, 8, 2, 6, true>("wb s4 f16 nt6 cw8 r2 st6", g128, 45, 3, false);
     run_wgmma<__nv_bfloat16, 4, false, true, 6, 8, 2, 6, true>("wb u4 bf16 nt6 cw8 r2 st6", small32, 40, 0, false);
     for (const Shape& sh : {qkv70b, gu8, down, gate_up}) {
@@ -906,7 +898,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (only == "s8wg") {
-    const Shape down8{"8b.down", 4096, 14336, 128};
     run_wgmma<__half, 8, true, false, 2, 4, 2, 8, false>("ws s8 f16 nt2 cw4 r2 st8", g128, 13, 3, false);
     run_wgmma<__nv_bfloat16, 8, true, false, 2, 4, 2, 8, false>("ws s8 bf16 nt2 cw4 r2 st8", small32, 16, 0, false);
     for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b}) {
@@ -941,11 +932,10 @@ int main(int argc, char** argv) {
       const int64_t per = int64_t(sms) * std::max(1, occ.ctas_per_sm);
       return std::make_pair(pl.splits, ((tiles * pl.splits + per - 1) / per) * pl.stages_per_cta);
     };
-    const Shape down8{"8b.down", 4096, 14336, 128};
     const Shape more[] = {reported, o8b, qkv8b, down8, o70b, qkv70b,
                           {"2048x4096", 2048, 4096, 128}, {"5120x5120", 5120, 5120, 128},
                           {"13824x5120", 13824, 5120, 128}, {"5120x13824", 5120, 13824, 128},
-                          {"15360x5120", 15360, 5120, 128}, {"8b.gate_up", 28672, 4096, 128}};
+                          {"15360x5120", 15360, 5120, 128}, gu8};
     run_wgmma<__half, 4, true, false, 8, 4, 1, 6, false>("ws s4 f16 nt8 cw4 r1 st6", g128, 61, 3, false);
     run_wgmma<__nv_bfloat16, 4, false, true, 8, 4, 1, 6, false>("ws u4 bf16 nt8 cw4 r1 st6", small32, 50, 0, false);
     for (const Shape& sh : more) {
@@ -961,7 +951,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (only == "rows64b") {   // 64-row tiles at 32 and 48 tokens on the small layers; int8 256-row tiles at 16 tokens
-    const Shape down8{"8b.down", 4096, 14336, 128};
     run_wgmma<__half, 4, true, false, 4, 4, 1, 8, false>("ws s4 f16 nt4 cw4 r1 st8", g128, 29, 3, false);
     run_wgmma<__half, 4, true, false, 6, 4, 1, 8, false>("ws s4 f16 nt6 cw4 r1 st8", small32, 40, 0, false);
     for (const Shape& sh : {o8b, reported, qkv8b, o70b, down8}) {
@@ -991,7 +980,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (only == "large16") {   // 16 tokens on the large layers: the wgmma kernel against decode_kernel's mma.sync
-    const Shape gu8{"8b.gate_up", 28672, 4096, 128};
     for (const Shape& sh : {down, gate_up, gu8, qkv70b}) {
       run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", sh, 16, 0, true);
       run_config<__half, 4, true, false, 2, 8, 2, 6>("mma s4 nt2 cw8 r2 st6", sh, 16, 0, true);
@@ -1002,7 +990,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (only == "nox") {
-    const Shape gu8{"8b.gate_up", 28672, 4096, 128};
     for (const Shape& sh : {gate_up, down, gu8}) {
       run_nox<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", sh, 16);
       run_nox<__half, 4, true, false, 4, 8, 2, 6, true>("wb s4 nt4 cw8 r2 st6", sh, 32);
@@ -1022,7 +1009,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (only == "ntok") {   // token counts below the bucket's: what the exchange moves for the padding tokens
-    const Shape down8{"8b.down", 4096, 14336, 128};
     for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b}) {
       run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 nt1 cw4 r2 st8", sh, 1, 0, true);
       run_kg<__half, 4, true, false, 1, 4, 2, 8, 2>("kg2 s4 nt1 cw4 r2 st8", sh, 4, 0, true);
@@ -1035,10 +1021,10 @@ int main(int argc, char** argv) {
   }
   if (only == "n64wide") {   // 64 tokens on small layers: 256-row tiles of four 64-row warpgroups (one CTA per SM)
     if (std::getenv("DEV_ROWS64")) {   // 64-row tiles instead: one warpgroup, half the partial sums per CTA
-      const Shape more[] = {reported, o8b, qkv8b, {"8b.down", 4096, 14336, 128}, o70b, qkv70b,
+      const Shape more[] = {reported, o8b, qkv8b, down8, o70b, qkv70b,
                             {"2048x4096", 2048, 4096, 128}, {"5120x5120", 5120, 5120, 128},
                             {"13824x5120", 13824, 5120, 128}, {"5120x13824", 5120, 13824, 128},
-                            {"15360x5120", 15360, 5120, 128}, {"8b.gate_up", 28672, 4096, 128}};
+                            {"15360x5120", 15360, 5120, 128}, gu8};
       for (const Shape& sh : more) {
         run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64, 0, true);
         run_wgmma<__half, 4, true, false, 8, 4, 1, 6, false>("ws s4 nt8 cw4 r1 st6", sh, 64, 0, true);
@@ -1060,7 +1046,7 @@ int main(int argc, char** argv) {
   }
   if (only == "n64large") {   // 64 tokens on the layers from 80M elements (the catalog runs the stock 256x64
                                // tile there): 256-row tiles of four 64-row warpgroups, by split count
-    const Shape large[] = {qkv70b, {"8b.gate_up", 28672, 4096, 128}, down, gate_up};
+    const Shape large[] = {qkv70b, gu8, down, gate_up};
     for (const Shape& sh : large) {
       run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64, 0, true);
       for (int sp : {0, 1, 2, 3, 4, 6})
@@ -1076,7 +1062,6 @@ int main(int argc, char** argv) {
     CK(cudaGetDevice(&dev));
     CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
     print_capacities(dev, sms);
-    const Shape down8{"8b.down", 4096, 14336, 128};
     const Shape bench_shapes[] = {reported, o8b, qkv8b, down8, o70b, qkv70b};
     // DEV_PLACE_MORE=1: other layer shapes than the bench's (the model's generalisation)
     const Shape more_shapes[] = {{"5120x5120", 5120, 5120, 128}, {"5120x13824", 5120, 13824, 128},
@@ -1138,7 +1123,6 @@ int main(int argc, char** argv) {
     int dev = 0;
     CK(cudaGetDevice(&dev));
     const int* capacity = L::occupancy(dev).capacity.clusters[L::ctas_per_sm(dev)];
-    const Shape down8{"8b.down", 4096, 14336, 128};
     for (const Shape& sh : {qkv8b, reported, o8b, down8, o70b}) {
       const int tiles = (sh.m + 127) / 128;
       for (int sp : {2, 3, 4, 5, 6, 7, 8}) {
@@ -1178,7 +1162,6 @@ int main(int argc, char** argv) {
   }
   if (only == "u4int") {   // uint4 at 8 tokens against int4, the catalog's 128-row (two groups) and 256-row tiles:
                            // the A/B of the integer-zero-point conversion (tenth session, bench/NOTES.md)
-    const Shape down8{"8b.down", 4096, 14336, 128};
     run_kg<__half, 4, false, true, 1, 4, 2, 8, 2>("kg2 u4 f16 nt1 cw4 r2 st8", g128, 7, 3, false);
     run_kg<__half, 4, false, true, 1, 4, 2, 8, 2>("kg2 u4 f16 nt1 cw4 r2 st8", small32, 5, 0, false);
     run_kg<__nv_bfloat16, 4, false, true, 1, 4, 2, 8, 2>("kg2 u4 bf16 nt1 cw4 r2 st8", small32, 8, 0, false);
