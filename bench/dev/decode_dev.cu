@@ -48,9 +48,22 @@
 //   large16   16 tokens on the large layers: the wgmma kernel against decode_kernel's mma.sync
 //   nox       the wgmma kernel without its activation boxes (results wrong, timing only): what reading
 //             the activations from L2 costs on the large layers
-// DEV_GRAPH=1 times every mode's launches as CUDA-graph replays.
+//   pace      the wgmma kernel as built, without weight boxes, and without any boxes (timing only):
+//             how much of a call the consumers' own pace sets (thirteenth session)
+//   pace2     no boxes, and also no conversion or no wgmma: which part of the consumer sets its pace
+//   pace3     no boxes: the skeleton (barriers and shared-memory reads only), and consumers with no
+//             producer and no stage waits
+//   large64   64 tokens on the large layers, 128-row tiles: split counts, with and without boxes
+//   ring64    deeper rings for the 128-row 64-token tile at one CTA per SM
+//   prod2, prod4, pwsmall  one producer warp against two (and four) on the catalog's configurations
+//   pwdata    producer warps 1 / 2 with uniform and with quantised-normal data
+// DEV_GRAPH=1 times every mode's launches as CUDA-graph replays. DEV_SUSTAIN=1 replays each graph for
+// ~50 ms before timing it, as the bench does: under that load the H100 sits at its 700 W power cap and
+// its SM clock falls from 1.98 GHz to 1.45-1.9 GHz (nvidia-smi, thirteenth session), and the 64-token
+// kernels read 5-15% slower than in short bursts.
 // Output: one line per (config, shape, N, splits): max error relative to max |ref|, median us, GB/s.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -419,6 +432,14 @@ void run_with(const char* label, const Shape& sh, int N, int splits_req, bool ti
         CK(cudaGraphInstantiate(&exec, g, 0));
         CK(cudaGraphDestroy(g));
         CK(cudaGraphLaunch(exec, st));   // warm-up replay
+        // DEV_SUSTAIN=1: replay for ~50 ms first, as the bench does (sustained clocks and power)
+        if (std::getenv("DEV_SUSTAIN")) {
+          const auto t0 = std::chrono::steady_clock::now();
+          while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(50)) {
+            CK(cudaGraphLaunch(exec, st));
+            CK(cudaStreamSynchronize(st));
+          }
+        }
       }
       CK(cudaEventRecord(e0, st));
       if (graph)
@@ -538,6 +559,91 @@ void run_nox(const char* label, const Shape& sh, int N) {
                      /*Pdl=*/false, /*SumWarp=*/false>;
   const std::string l = std::string(label) + " no-x";
   run_with<L, Act, Bits, Signed, Zero>(l.c_str(), sh, N, 0, true);
+}
+
+struct NoWeights : NoProbe {
+  static constexpr bool kLoadW = false;
+};
+struct NothingLoaded : NoProbe {
+  static constexpr bool kLoadX = false;
+  static constexpr bool kLoadW = false;
+};
+struct NothingLoadedNoConvert : NothingLoaded {
+  static constexpr bool kConvert = false;
+};
+struct NothingLoadedNoMma : NothingLoaded {
+  static constexpr bool kMma = false;
+};
+struct Skeleton : NothingLoaded {   // barriers, shared-memory reads and scales only
+  static constexpr bool kConvert = false;
+  static constexpr bool kMma = false;
+};
+struct Unsynced : NothingLoaded {   // no producer, no stage waits: the consumers' own work
+  static constexpr bool kSync = false;
+};
+struct UnsyncedNoMma : Unsynced {
+  static constexpr bool kMma = false;
+};
+struct UnsyncedNoConvert : Unsynced {
+  static constexpr bool kConvert = false;
+};
+template <class Probe, class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, bool PerBlock>
+void run_probe(const char* label, const char* what, const Shape& sh, int N, int splits) {
+  using L = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST,
+                     &wg::decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock, Probe>,
+                     /*Pdl=*/false, /*SumWarp=*/false>;
+  run_with<L, Act, Bits, Signed, Zero>((std::string(label) + " " + what).c_str(), sh, N, splits, true);
+}
+// Mode pace3: the consumer's parts (no loads): skeleton, and consumers without the stage waits.
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, bool PerBlock>
+void run_pace3(const char* label, const Shape& sh, int N, int splits) {
+  run_wgmma<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>(label, sh, N, splits, true);
+  run_probe<NothingLoaded, Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>(label, "nothing", sh, N, splits);
+  run_probe<Skeleton, Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>(label, "skeleton", sh, N, splits);
+  run_probe<Unsynced, Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>(label, "unsynced", sh, N, splits);
+  run_probe<UnsyncedNoMma, Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>(label, "unsynced, no mma", sh, N, splits);
+  run_probe<UnsyncedNoConvert, Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>(label, "unsynced, no convert", sh, N,
+                                                                                  splits);
+}
+// The int4 wgmma kernel with PW producer warps (each taking every PW-th stage).
+template <class Act, int NT, int CW, int R, int ST, bool PerBlock, int PW>
+void run_pw(const char* label, const Shape& sh, int N, int splits, bool time_it = true) {
+  using L = Launcher<Act, 4, true, false, NT, CW, R, ST,
+                     &wg::decode_wgmma_kernel<Act, 4, true, false, NT, CW, R, ST, PerBlock, NoProbe, PW>,
+                     /*Pdl=*/false, /*SumWarp=*/false, 1, PW>;
+  run_with<L, Act, 4, true, false>(label, sh, N, splits, time_it);
+}
+// Mode pace2: without loads, the consumers' pace without conversion (raw words as fragments) and
+// without wgmma (conversion only): which part of the consumer sets the pace.
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, bool PerBlock>
+void run_pace2(const char* label, const Shape& sh, int N) {
+  using LN = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST,
+                      &wg::decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock, NothingLoaded>,
+                      /*Pdl=*/false, /*SumWarp=*/false>;
+  run_with<LN, Act, Bits, Signed, Zero>((std::string(label) + " nothing").c_str(), sh, N, 0, true);
+  using LC = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST,
+                      &wg::decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock, NothingLoadedNoConvert>,
+                      /*Pdl=*/false, /*SumWarp=*/false>;
+  run_with<LC, Act, Bits, Signed, Zero>((std::string(label) + " nothing, no convert").c_str(), sh, N, 0, true);
+  using LM = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST,
+                      &wg::decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock, NothingLoadedNoMma>,
+                      /*Pdl=*/false, /*SumWarp=*/false>;
+  run_with<LM, Act, Bits, Signed, Zero>((std::string(label) + " nothing, no mma").c_str(), sh, N, 0, true);
+}
+// Mode pace: the wgmma kernel as built, then with no weight/scale boxes, then with no boxes at all
+// (the producer only arrives; the consumers run on whatever the ring holds: timing only). What is left
+// without any loads is the consumers' own pace (conversion, wgmma, barriers) plus the exchange.
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, bool PerBlock>
+void run_pace(const char* label, const Shape& sh, int N) {
+  run_wgmma<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>(label, sh, N, 0, true);
+  using LW = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST,
+                      &wg::decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock, NoWeights>,
+                      /*Pdl=*/false, /*SumWarp=*/false>;
+  run_with<LW, Act, Bits, Signed, Zero>((std::string(label) + " no-w").c_str(), sh, N, 0, true);
+  using LN = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST,
+                      &wg::decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock, NothingLoaded>,
+                      /*Pdl=*/false, /*SumWarp=*/false>;
+  run_with<LN, Act, Bits, Signed, Zero>((std::string(label) + " nothing").c_str(), sh, N, 0, true);
 }
 
 
@@ -998,6 +1104,145 @@ int main(int argc, char** argv) {
     for (const Shape& sh : {reported, o70b}) {
       run_nox<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", sh, 32);
       run_nox<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64);
+    }
+    return 0;
+  }
+  if (only == "pace") {   // the consumers' own pace: the catalog's wgmma configurations with and without loads
+    for (const Shape& sh : {down, gate_up, qkv70b}) {
+      run_pace<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64);
+      run_pace<__half, 4, true, false, 4, 8, 2, 6, true>("wb s4 nt4 cw8 r2 st6", sh, 32);
+      run_pace<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", sh, 16);
+    }
+    for (const Shape& sh : {reported, o8b, qkv8b}) {
+      run_pace<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", sh, 16);
+      run_pace<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64);
+      run_pace<__half, 4, true, false, 8, 4, 1, 6, false>("ws s4 nt8 cw4 r1 st6", sh, 64);
+    }
+    return 0;
+  }
+  if (only == "large64") {   // 64 tokens on the large layers, 128-row tiles: split counts, with and without loads
+    using LN = Launcher<__half, 4, true, false, 8, 8, 1, 8,
+                        &wg::decode_wgmma_kernel<__half, 4, true, false, 8, 8, 1, 8, false, NothingLoaded>,
+                        /*Pdl=*/false, /*SumWarp=*/false>;
+    for (const Shape& sh : {down, gate_up, qkv70b, gu8}) {
+      for (int sp : {1, 2, 3, 4, 5, 6, 8}) {
+        if (sh.k / 64 < sp * 4) continue;
+        run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64, sp, true);
+        run_with<LN, __half, 4, true, false>("ws s4 nt8 cw8 r1 st8 nothing", sh, 64, sp, true);
+      }
+    }
+    return 0;
+  }
+  if (only == "pwdata") {   // producer warps 1 / 2 at 64 tokens: uniform random data against quantised-normal data
+    for (bool nd : {false, true, false, true}) {
+      g_normal_data = nd;
+      std::printf("data: %s\n", nd ? "quantised normal" : "uniform");
+      run_pw<__half, 8, 8, 1, 8, false, 1>("ws s4 nt8 cw8 r1 st8 pw1", down, 64, 0);
+      run_pw<__half, 8, 8, 1, 8, false, 2>("ws s4 nt8 cw8 r1 st8 pw2", down, 64, 0);
+      run_pw<__half, 8, 8, 1, 8, false, 1>("ws s4 nt8 cw8 r1 st8 pw1", o70b, 64, 0);
+      run_pw<__half, 8, 8, 1, 8, false, 2>("ws s4 nt8 cw8 r1 st8 pw2", o70b, 64, 0);
+      run_pw<__half, 8, 4, 1, 6, false, 1>("ws s4 nt8 cw4 r1 st6 pw1", qkv70b, 64, 0);
+      run_pw<__half, 8, 4, 1, 6, false, 2>("ws s4 nt8 cw4 r1 st6 pw2", qkv70b, 64, 0);
+    }
+    return 0;
+  }
+  if (only == "pwsmall") {   // producer warps 1 / 2 on the small layers' 32-64 token configurations, run twice
+    for (int rep = 0; rep < 2; ++rep) {
+      for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b, qkv70b}) {
+        run_pw<__half, 4, 4, 2, 6, false, 1>("ws s4 nt4 cw4 r2 st6 pw1", sh, 32, 0);
+        run_pw<__half, 4, 4, 2, 6, false, 2>("ws s4 nt4 cw4 r2 st6 pw2", sh, 32, 0);
+        run_pw<__half, 4, 4, 1, 8, false, 1>("ws s4 nt4 cw4 r1 st8 pw1", sh, 32, 0);
+        run_pw<__half, 4, 4, 1, 8, false, 2>("ws s4 nt4 cw4 r1 st8 pw2", sh, 32, 0);
+        run_pw<__half, 6, 8, 1, 8, false, 1>("ws s4 nt6 cw8 r1 st8 pw1", sh, 48, 0);
+        run_pw<__half, 6, 8, 1, 8, false, 2>("ws s4 nt6 cw8 r1 st8 pw2", sh, 48, 0);
+        run_pw<__half, 6, 4, 1, 8, false, 1>("ws s4 nt6 cw4 r1 st8 pw1", sh, 48, 0);
+        run_pw<__half, 6, 4, 1, 8, false, 2>("ws s4 nt6 cw4 r1 st8 pw2", sh, 48, 0);
+        run_pw<__half, 8, 8, 1, 8, false, 1>("ws s4 nt8 cw8 r1 st8 pw1", sh, 64, 0);
+        run_pw<__half, 8, 8, 1, 8, false, 2>("ws s4 nt8 cw8 r1 st8 pw2", sh, 64, 0);
+        run_pw<__half, 8, 4, 1, 6, false, 1>("ws s4 nt8 cw4 r1 st6 pw1", sh, 64, 0);
+        run_pw<__half, 8, 4, 1, 6, false, 2>("ws s4 nt8 cw4 r1 st6 pw2", sh, 64, 0);
+      }
+    }
+    return 0;
+  }
+  if (only == "prod4") {   // producer warps 1 / 2 / 4 on the large layers' configurations, run twice
+    for (int rep = 0; rep < 2; ++rep) {
+      for (const Shape& sh : {down, gate_up}) {
+        const int sp = sh.m == down.m && sh.k == down.k ? 2 : 0;
+        run_pw<__half, 8, 8, 1, 8, false, 1>("ws s4 nt8 cw8 r1 st8 pw1", sh, 64, sp);
+        run_pw<__half, 8, 8, 1, 8, false, 2>("ws s4 nt8 cw8 r1 st8 pw2", sh, 64, sp);
+        run_pw<__half, 8, 8, 1, 8, false, 4>("ws s4 nt8 cw8 r1 st8 pw4", sh, 64, sp);
+        run_pw<__half, 8, 8, 1, 16, false, 2>("ws s4 nt8 cw8 r1 st16 pw2", sh, 64, sp);
+        run_pw<__half, 4, 8, 2, 6, true, 1>("wb s4 nt4 cw8 r2 st6 pw1", sh, 32, 0);
+        run_pw<__half, 4, 8, 2, 6, true, 2>("wb s4 nt4 cw8 r2 st6 pw2", sh, 32, 0);
+        run_pw<__half, 2, 8, 2, 6, true, 1>("wb s4 nt2 cw8 r2 st6 pw1", sh, 16, 0);
+        run_pw<__half, 2, 8, 2, 6, true, 2>("wb s4 nt2 cw8 r2 st6 pw2", sh, 16, 0);
+      }
+      for (const Shape& sh : {qkv70b, gu8, o70b}) {
+        run_pw<__half, 8, 8, 1, 8, false, 1>("ws s4 nt8 cw8 r1 st8 pw1", sh, 64, 0);
+        run_pw<__half, 8, 8, 1, 8, false, 2>("ws s4 nt8 cw8 r1 st8 pw2", sh, 64, 0);
+        run_pw<__half, 8, 4, 1, 6, false, 1>("ws s4 nt8 cw4 r1 st6 pw1", sh, 64, 0);
+        run_pw<__half, 8, 4, 1, 6, false, 2>("ws s4 nt8 cw4 r1 st6 pw2", sh, 64, 0);
+      }
+    }
+    run_pw<__nv_bfloat16, 8, 8, 1, 8, false, 2>("ws s4 bf16 nt8 cw8 r1 st8 pw2", small32, 64, 0, false);
+    run_pw<__half, 4, 8, 2, 6, true, 2>("wb s4 nt4 cw8 r2 st6 pw2", g128, 29, 3, false);
+    return 0;
+  }
+  if (only == "prod2") {   // two producer warps (alternate stages) against one
+    using L2 = Launcher<__half, 4, true, false, 8, 8, 1, 8,
+                        &wg::decode_wgmma_kernel<__half, 4, true, false, 8, 8, 1, 8, false, NoProbe, 2>,
+                        /*Pdl=*/false, /*SumWarp=*/false, 1, 2>;
+    using L2s = Launcher<__half, 4, true, false, 2, 4, 2, 8,
+                         &wg::decode_wgmma_kernel<__half, 4, true, false, 2, 4, 2, 8, false, NoProbe, 2>,
+                         /*Pdl=*/false, /*SumWarp=*/false, 1, 2>;
+    using L2b = Launcher<__half, 4, true, false, 2, 8, 2, 6,
+                         &wg::decode_wgmma_kernel<__half, 4, true, false, 2, 8, 2, 6, true, NoProbe, 2>,
+                         /*Pdl=*/false, /*SumWarp=*/false, 1, 2>;
+    for (const Shape& sh : {down, gate_up, gu8, qkv70b, reported, o8b, qkv8b}) {
+      const int sp = sh.m == down.m && sh.k == down.k ? 2 : 0;
+      run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64, sp, true);
+      run_with<L2, __half, 4, true, false>("ws s4 nt8 cw8 r1 st8 pw2", sh, 64, sp, true);
+      if (sh.m * int64_t(sh.k) < 80000000) {
+        run_wgmma<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", sh, 16, 0, true);
+        run_with<L2s, __half, 4, true, false>("ws s4 nt2 cw4 r2 st8 pw2", sh, 16, 0, true);
+      } else {
+        run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", sh, 16, 0, true);
+        run_with<L2b, __half, 4, true, false>("wb s4 nt2 cw8 r2 st6 pw2", sh, 16, 0, true);
+      }
+    }
+    // correctness across types with two producers
+    using L2u = Launcher<__half, 4, false, true, 8, 8, 1, 8,
+                         &wg::decode_wgmma_kernel<__half, 4, false, true, 8, 8, 1, 8, false, NoProbe, 2>,
+                         /*Pdl=*/false, /*SumWarp=*/false, 1, 2>;
+    run_with<L2u, __half, 4, false, true>("ws u4 nt8 cw8 r1 st8 pw2", g128, 61, 3, false);
+    run_with<L2, __half, 4, true, false>("ws s4 nt8 cw8 r1 st8 pw2", small32, 64, 0, false);
+    return 0;
+  }
+  if (only == "ring64") {   // 64 tokens on the large layers, 128-row tiles at one CTA per SM: deeper rings hide the weights' latency?
+    for (const Shape& sh : {down, gate_up, gu8, qkv70b}) {
+      const int sp = sh.m == down.m && sh.k == down.k ? 2 : 0;
+      run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64, sp, true);
+      run_wgmma<__half, 4, true, false, 8, 8, 1, 12, false>("ws s4 nt8 cw8 r1 st12", sh, 64, sp, true);
+      run_wgmma<__half, 4, true, false, 8, 8, 1, 16, false>("ws s4 nt8 cw8 r1 st16", sh, 64, sp, true);
+      run_probe<NoWeights, __half, 4, true, false, 8, 8, 1, 16, false>("ws s4 nt8 cw8 r1 st16", "no-w", sh, 64, sp);
+    }
+    return 0;
+  }
+  if (only == "pace3") {
+    run_pace3<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", down, 64, 2);
+    run_pace3<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", down, 64, 4);
+    run_pace3<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", gate_up, 64, 1);
+    run_pace3<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", reported, 16, 0);
+    run_pace3<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", down, 16, 0);
+    return 0;
+  }
+  if (only == "pace2") {   // which part of the consumer sets its pace: conversion or wgmma (no loads)
+    for (const Shape& sh : {down, reported, o8b}) {
+      run_pace2<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64);
+      run_pace2<__half, 4, true, false, 8, 8, 1, 8, true>("wb s4 nt8 cw8 r1 st8", sh, 64);
+      run_pace2<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", sh, 16);
+      run_pace2<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", sh, 16);
     }
     return 0;
   }

@@ -22,10 +22,24 @@ struct LauncherFor {
                         &decode_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES, KG>, /*Pdl=*/false,
                         /*SumWarp=*/Zero && NT >= 2, KG>;
 };
+// Producer warps of the wgmma kernel: two (taking alternate stages) at 48 and 64 tokens, and at 32 tokens
+// on 64- and 256-row tiles; one elsewhere. One producer thread issues a stage's three or four TMA
+// boxes at ~500 cycles a stage (bench/NOTES.md, "Producer warps"), which is slower than the consumers
+// of these tiles: without any copies at all (timing-only probe) 70b.down at 64 tokens takes 58.6 us,
+// with them 79.4, and with two producers 70.6. Dev harness modes prod4 and pwsmall (H100, us, one ->
+// two producers): 64 tokens 70b.down 83.0 -> 70.6, 70b.o 26.5 -> 22.3, 70b.qkv (64 rows) 33.6 ->
+// 31.3, reported case (64 rows) 16.1 -> 14.0; 48 tokens 70b.o 25.8 -> 20.4, 8b.down 21.3 -> 20.4;
+// 32 tokens 256 rows 70b.down 54.9 -> 53.3, 64 rows 70b.o 24.6 -> 19.5. Not on the 128-row 16- and
+// 32-token tiles (the extra warp costs them a CTA per SM: 70b.qkv at 32 tokens 22.1 -> 28.5) or the
+// 256-row 16-token tile (3 -> 2 CTAs per SM, within 3% either way).
+constexpr int wgmma_producer_warps(int nt, int tile_m) {
+  return nt >= 6 || tile_m == 64 || (tile_m == 256 && nt == 4) ? 2 : 1;
+}
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, int KG>
 struct LauncherFor<true, Act, Bits, Signed, Zero, NT, CW, R, STAGES, KG> {
   static_assert(KG == 1, "the wgmma kernel has one consumer group");
-  using type = wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES, /*PerBlock=*/16 * CW * R == 256>;
+  using type = wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES, /*PerBlock=*/16 * CW * R == 256,
+                            wgmma_producer_warps(NT, 16 * CW * R)>;
 };
 
 // Catalog adapter: N up to NT*8 tokens and TM rows per CTA. 256-row tiles: 8 consumer warps x 2 row

@@ -70,6 +70,10 @@ enum class ProbePoint {
 struct NoProbe {
   static constexpr bool kEvictFirst = true;
   static constexpr bool kLoadX = true;   // false: no activation boxes (timing only: what their reads cost)
+  static constexpr bool kLoadW = true;   // false: no weight, scale or zero boxes (timing only: the consumers' pace)
+  static constexpr bool kConvert = true;   // wgmma kernel, false: fragments are the raw words (timing only)
+  static constexpr bool kMma = true;       // wgmma kernel, false: no wgmma, fragments folded by XOR (timing only)
+  static constexpr bool kSync = true;      // wgmma kernel, false: no producer, consumers skip the stage waits (timing only)
   static __device__ __forceinline__ void at(ProbePoint, int = 0) {}
 };
 
@@ -119,12 +123,15 @@ struct PartialChunks {
 // so a CTA has KG stages in its consumers at once (a consumer warp's stage is a chain of dependent
 // loads, conversions and MMAs, ~650 cycles on the H100: bench/NOTES.md). The catalog's 8-token
 // 128-row entries take two groups; the others one. The producer is warp CW * KG.
-template <int Bits, int NT, bool Zero, int CW, int R, int STAGES, bool SumWarp = Zero && NT >= 2, int KG = 1>
+template <int Bits, int NT, bool Zero, int CW, int R, int STAGES, bool SumWarp = Zero && NT >= 2, int KG = 1,
+          int PW = 1>
 struct Geometry {
+  static constexpr int kProducerWarps = PW;   // producer warps (warps CW*KG ...), each taking every PW-th stage
+  static_assert(STAGES % PW == 0, "each ring slot has one producer");
   static constexpr bool kSumWarp = SumWarp;
   static constexpr int kStages = STAGES;
   static constexpr int kConsumerWarps = CW;   // per group: the warps that hand back each stage
-  static constexpr int kWarps = CW * KG + 1 + (kSumWarp ? 1 : 0);
+  static constexpr int kWarps = CW * KG + PW + (kSumWarp ? 1 : 0);
   static_assert(KG == 1 || !SumWarp, "consumer groups do not take the sum warp");
   static constexpr int kThreads = 32 * kWarps;
   static constexpr int kTileM = 16 * CW * R;
@@ -199,24 +206,28 @@ __device__ __forceinline__ void prepare_producer(const Maps& maps, uint64_t* ful
 // or four TMA boxes. Weights are read once, so they are marked evict-first in L2.
 template <class G, bool Zero, int STAGES, class Probe = NoProbe>
 __device__ __forceinline__ void produce_stages(const Maps& maps, const Params& p, unsigned char* pipe, uint64_t* full,
-                                               uint64_t* empty, int k0, int nstages, int mb0) {
+                                               uint64_t* empty, int k0, int nstages, int mb0, int first = 0,
+                                               int step = 1) {
   uint64_t policy = 0;
   if constexpr (Probe::kEvictFirst) policy = sm90::l2_evict_first_policy();
-  for (int s = 0; s < nstages; ++s) {
+  for (int s = first; s < nstages; s += step) {
     const int slot = s % STAGES;
     unsigned char* st = pipe + slot * G::kStageBytes;
     const int ks = k0 + s * kStageK;
     sm90::mbar_wait(&empty[slot], ((s / STAGES) & 1) ^ 1);
     Probe::at(ProbePoint::kClaimed, s);
-    sm90::mbar_arrive_expect_tx(&full[slot], G::kTxBytes - (Probe::kLoadX ? 0 : G::kXBytes));
+    sm90::mbar_arrive_expect_tx(&full[slot], (Probe::kLoadX ? G::kXBytes : 0) +
+                                                 (Probe::kLoadW ? G::kTxBytes - G::kXBytes : 0));
     if constexpr (Probe::kLoadX) sm90::tma_load_2d(st, &maps.x, ks, 0, &full[slot]);
-    if constexpr (Probe::kEvictFirst)
-      sm90::tma_load_3d_hint(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot], policy);
-    else
-      sm90::tma_load_3d(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot]);
-    unsigned char* sdst = st + G::kXBytes + G::kWBytes;
-    sm90::tma_load_2d(sdst, &maps.s, mb0 * 16, ks / p.group, &full[slot]);
-    if constexpr (Zero) sm90::tma_load_2d(sdst + 2 * G::kTileM * 2, &maps.z, mb0 * 16, ks / p.group, &full[slot]);
+    if constexpr (Probe::kLoadW) {
+      if constexpr (Probe::kEvictFirst)
+        sm90::tma_load_3d_hint(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot], policy);
+      else
+        sm90::tma_load_3d(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot]);
+      unsigned char* sdst = st + G::kXBytes + G::kWBytes;
+      sm90::tma_load_2d(sdst, &maps.s, mb0 * 16, ks / p.group, &full[slot]);
+      if constexpr (Zero) sm90::tma_load_2d(sdst + 2 * G::kTileM * 2, &maps.z, mb0 * 16, ks / p.group, &full[slot]);
+    }
     Probe::at(ProbePoint::kIssued, s);
   }
 }
@@ -656,9 +667,9 @@ inline const ClusterCapacity& device_cluster_capacity(int device) {
 // itself); SumWarp, KG: as the kernel's Geometry.
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES,
           auto Kernel = &decode_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES>, bool Pdl = false,
-          bool SumWarp = Zero && NT >= 2, int KG = 1>
+          bool SumWarp = Zero && NT >= 2, int KG = 1, int PW = 1>
 struct Launcher {
-  using G = Geometry<Bits, NT, Zero, CW, R, STAGES, SumWarp, KG>;
+  using G = Geometry<Bits, NT, Zero, CW, R, STAGES, SumWarp, KG, PW>;
   static constexpr auto kernel = Kernel;
 
   // A CTA's weight on its SM's stage rate (decode_splits.h, stage_time), fitted to the dev harness's

@@ -17,6 +17,9 @@
 //    13.9, 8b.o 13.5 -> 12.3, 70b.o 29.7 -> 26.2 (128-row tiles); 70b.gate_up 97.7 -> 95.8, 70b.down
 //    62.4 -> 61.2 (256-row tiles); uint4 2-7% over int4 on the 256-row tiles in the harness (5-10% in
 //    the bench at 14cf925; 11-18% with decode_kernel's sum warp).
+//  - PW producer warps (decode_entry.cuh: two at 48 and 64 tokens, and on 64- and 256-row tiles at 32):
+//    producer w issues stages w, w + PW, ... (each ring slot has one producer), since one thread's TMA
+//    issue is slower than these tiles' consumers.
 //  - Two pipelines: per stage (PerBlock = false: two stages' fragments live, fastest on 128-row tiles)
 //    or per K block (PerBlock = true: two K blocks' fragments live, which leaves registers for 256-row
 //    tiles at three CTAs per SM).
@@ -118,11 +121,11 @@ template <class Act> __device__ __forceinline__ uint32_t splat(const Act* v) {
 // PerBlock: pipeline one K block at a time (else one stage at a time). Probe: decode_gemm.cuh's
 // timestamp hook (the dev harness's mode wprobe); NoProbe compiles to nothing.
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool PerBlock,
-          class Probe = NoProbe>
-__global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>::kThreads)
+          class Probe = NoProbe, int PW = 1>
+__global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false, 1, PW>::kThreads)
     decode_wgmma_kernel(const __grid_constant__ Maps maps, const Params p) {
   Probe::at(ProbePoint::kEntry);
-  using G = Geometry<Bits, NT, Zero, CW, R, STAGES, /*SumWarp=*/false>;
+  using G = Geometry<Bits, NT, Zero, CW, R, STAGES, /*SumWarp=*/false, 1, PW>;
   constexpr int kN = G::kNPad;
   constexpr int kD = kN / 2;
   static_assert(CW % 4 == 0, "consumer warps form whole warpgroups");
@@ -151,8 +154,8 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
   // warpgroup takes the same side (else it serialises the wgmmas: ptxas C7520).
   const int warpgroup_idx = __shfl_sync(0xffffffffu, tid / 128, 0);
   if (warpgroup_idx == CW / 4) {
-    if (warp == CW && lane == 0)
-      produce_stages<G, Zero, STAGES, Probe>(maps, p, pipe, full, empty, k0, nstages, mb0);
+    if (Probe::kSync && warp - CW < PW && lane == 0)
+      produce_stages<G, Zero, STAGES, Probe>(maps, p, pipe, full, empty, k0, nstages, mb0, warp - CW, PW);
   } else {
     const bool g32 = p.group == 32;
     auto stage_ptr = [&](int s) { return pipe + (s % STAGES) * G::kStageBytes; };
@@ -182,7 +185,11 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
                                                                  ((wgroup * R + rr) * 4 + wq) * G::kAtomBytes +
                                                                  lane * Bits);
       uint32_t q[4];
-      convert<Act, Signed>(wv, q);
+      if constexpr (Probe::kConvert) {
+        convert<Act, Signed>(wv, q);
+      } else {
+        q[0] = q[1] = q[2] = q[3] = *reinterpret_cast<const uint32_t*>(&wv);
+      }
       const int h = kb / 2;   // 16-column K block kb lies in the stage's half h
 #pragma unroll
       for (int i = 0; i < 4; ++i) {   // registers 0, 2: row; 1, 3: row + 8
@@ -190,6 +197,14 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
           f[i] = fma2<Act>(q[i], sc[rr][h][i & 1], zc[rr][h][i & 1]);
         else
           f[i] = mul2<Act>(q[i], sc[rr][h][i & 1]);
+      }
+    };
+    // The wgmma, or for a timing probe without MMAs (Probe::kMma false) a fold that keeps the fragment live.
+    auto mma_or_fold = [&](float (&d)[kD], const uint32_t (&a)[4], uint64_t desc_b) {
+      if constexpr (Probe::kMma) {
+        Wgmma<Act, kN>::run(d, a, desc_b);
+      } else {
+        d[0] = __uint_as_float(__float_as_uint(d[0]) ^ a[0] ^ a[1] ^ a[2] ^ a[3] ^ uint32_t(desc_b));
       }
     };
     auto release = [&](int s) {
@@ -206,7 +221,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
       // the back edge and serialised every wgmma (C7513).
 #pragma unroll 2
       for (int s = 0; s < nstages; ++s) {
-        sm90::mbar_wait(&full[s % STAGES], (s / STAGES) & 1);
+        if constexpr (Probe::kSync) sm90::mbar_wait(&full[s % STAGES], (s / STAGES) & 1);
         Probe::at(ProbePoint::kLanded, s);
         load_scales(s, sc, zc);
         const uint64_t desc = desc_kmajor_sw128(sm90::smem_addr(stage_ptr(s)));
@@ -216,7 +231,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
           for (int rr = 0; rr < R; ++rr) convert_block(s, kb, rr, sc, zc, f[kb & 1][rr]);
           fence();
 #pragma unroll
-          for (int rr = 0; rr < R; ++rr) Wgmma<Act, kN>::run(acc[rr], f[kb & 1][rr], desc + uint64_t(2 * kb));
+          for (int rr = 0; rr < R; ++rr) mma_or_fold(acc[rr], f[kb & 1][rr], desc + uint64_t(2 * kb));
           commit();
           wait_group<1>();
           if (kb == 0 && s > 0) release(s - 1);
@@ -226,7 +241,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
       uint32_t fa[kStageBlocks][R][4], fb[kStageBlocks][R][4];
       // Wait for stage s, then convert and scale all of this warp's fragments of it.
       auto convert_stage = [&](int s, uint32_t (&f)[kStageBlocks][R][4]) {
-        sm90::mbar_wait(&full[s % STAGES], (s / STAGES) & 1);
+        if constexpr (Probe::kSync) sm90::mbar_wait(&full[s % STAGES], (s / STAGES) & 1);
         Probe::at(ProbePoint::kLanded, s);
         load_scales(s, sc, zc);
 #pragma unroll
@@ -241,7 +256,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
 #pragma unroll
         for (int kb = 0; kb < kStageBlocks; ++kb)
 #pragma unroll
-          for (int rr = 0; rr < R; ++rr) Wgmma<Act, kN>::run(acc[rr], f[kb][rr], desc + uint64_t(2 * kb));
+          for (int rr = 0; rr < R; ++rr) mma_or_fold(acc[rr], f[kb][rr], desc + uint64_t(2 * kb));
         commit();
         Probe::at(ProbePoint::kMmaIssued, s);
       };
@@ -281,11 +296,12 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false>
   Probe::at(ProbePoint::kStored);
 }
 
-// decode_gemm.cuh's launcher (maps, splits, cluster launch) with this kernel; its geometry has no sum warp.
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool PerBlock>
+// decode_gemm.cuh's launcher (maps, splits, cluster launch) with this kernel; its geometry has no sum
+// warp, and PW producer warps.
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool PerBlock, int PW = 1>
 using Launcher = decode::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES,
-                                  &decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES, PerBlock>,
-                                  /*Pdl=*/false, /*SumWarp=*/false>;
+                                  &decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES, PerBlock, NoProbe, PW>,
+                                  /*Pdl=*/false, /*SumWarp=*/false, /*KG=*/1, PW>;
 
 }  // namespace wg
 }  // namespace decode
