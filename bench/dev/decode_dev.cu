@@ -613,6 +613,13 @@ void run_pw(const char* label, const Shape& sh, int N, int splits, bool time_it 
                      /*Pdl=*/false, /*SumWarp=*/false, 1, PW>;
   run_with<L, Act, 4, true, false>(label, sh, N, splits, time_it);
 }
+// decode_kernel (mma.sync) with KG consumer groups and PW producer warps.
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, int KG, int PW>
+void run_kgpw(const char* label, const Shape& sh, int N, int splits, bool time_it = true) {
+  using L = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, &decode_kernel<Act, Bits, Signed, Zero, NT, CW, R, ST, KG, PW>,
+                     false, Zero && NT >= 2, KG, PW>;
+  run_with<L, Act, Bits, Signed, Zero>(label, sh, N, splits, time_it);
+}
 // Mode pace2: without loads, the consumers' pace without conversion (raw words as fragments) and
 // without wgmma (conversion only): which part of the consumer sets the pace.
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, bool PerBlock>
@@ -1131,6 +1138,27 @@ int main(int argc, char** argv) {
         run_with<LN, __half, 4, true, false>("ws s4 nt8 cw8 r1 st8 nothing", sh, 64, sp, true);
       }
     }
+    return 0;
+  }
+  if (only == "pwmma") {   // producer warps 1 / 2 on decode_kernel (mma.sync): int8 at 1 and 16 tokens (capped at one
+                            // CTA per SM, as the catalog runs it) and int4 / uint4 at 8 tokens, twice
+    for (int rep = 0; rep < 2; ++rep) {
+      for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b, qkv70b}) {
+        g_max_ctas = 132;
+        run_kgpw<__half, 8, true, false, 2, 4, 2, 8, 2, 1>("kg2 s8 nt2 cw4 r2 st8 pw1 cap", sh, 16, 0);
+        run_kgpw<__half, 8, true, false, 2, 4, 2, 8, 2, 2>("kg2 s8 nt2 cw4 r2 st8 pw2 cap", sh, 16, 0);
+        run_kgpw<__half, 8, true, false, 1, 4, 2, 8, 2, 1>("kg2 s8 nt1 cw4 r2 st8 pw1 cap", sh, 1, 0);
+        run_kgpw<__half, 8, true, false, 1, 4, 2, 8, 2, 2>("kg2 s8 nt1 cw4 r2 st8 pw2 cap", sh, 1, 0);
+        g_max_ctas = 0;
+        run_kgpw<__half, 4, true, false, 1, 4, 2, 8, 2, 1>("kg2 s4 nt1 cw4 r2 st8 pw1", sh, 1, 0);
+        run_kgpw<__half, 4, true, false, 1, 4, 2, 8, 2, 2>("kg2 s4 nt1 cw4 r2 st8 pw2", sh, 1, 0);
+        run_kgpw<__half, 4, false, true, 1, 4, 2, 8, 2, 1>("kg2 u4 nt1 cw4 r2 st8 pw1", sh, 1, 0);
+        run_kgpw<__half, 4, false, true, 1, 4, 2, 8, 2, 2>("kg2 u4 nt1 cw4 r2 st8 pw2", sh, 1, 0);
+      }
+    }
+    run_kgpw<__half, 8, true, false, 2, 4, 2, 8, 2, 2>("kg2 s8 nt2 cw4 r2 st8 pw2", g128, 13, 3, false);
+    run_kgpw<__nv_bfloat16, 4, false, true, 1, 4, 2, 8, 2, 2>("kg2 u4 bf16 nt1 cw4 r2 st8 pw2", small32, 5, 0, false);
+    run_kgpw<__half, 4, true, false, 1, 4, 2, 8, 2, 2>("kg2 s4 nt1 cw4 r2 st8 pw2", perchan, 1, 5, false);
     return 0;
   }
   if (only == "pwdata") {   // producer warps 1 / 2 at 64 tokens: uniform random data against quantised-normal data

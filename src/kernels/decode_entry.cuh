@@ -16,11 +16,20 @@ namespace decode {
 // pipeline on 128-row tiles). A specialisation, not
 // std::conditional: naming a wgmma launcher instantiates its kernel, which exists only for 16, 32, 48
 // and 64 tokens.
+// Producer warps of decode_kernel (mma.sync): two on the two-group 128-row kernel for int8 (1 and 16
+// tokens, whose plan keeps one CTA per SM, so one producer thread per SM issues every copy) and uint4
+// (1-8 tokens, four boxes a stage); one elsewhere. Dev harness mode pwmma under the bench's sustained
+// load (H100, us, one -> two producers): int8 N=16 8b.o 10.36 -> 9.89, 8b.qkv 13.13 -> 12.22, 8b.down
+// 26.05 -> 23.27, reported case 13.49 -> 13.79, 70b.o 25.21 -> 25.50; uint4 N=1 reported case 10.25 ->
+// 9.73, 8b.down 16.85 -> 14.57, 70b.o 17.65 -> 17.73; int4 N=1 mixed (70b.o 16.17 -> 17.25, 8b.down
+// 15.01 -> 13.89), so it keeps one.
+constexpr int mma_sync_producer_warps(int bits, bool zero, int kg) { return kg == 2 && (bits == 8 || zero) ? 2 : 1; }
 template <bool Wgmma, class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, int KG>
 struct LauncherFor {
+  static constexpr int kPW = mma_sync_producer_warps(Bits, Zero, KG);
   using type = Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES,
-                        &decode_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES, KG>, /*Pdl=*/false,
-                        /*SumWarp=*/Zero && NT >= 2, KG>;
+                        &decode_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES, KG, kPW>, /*Pdl=*/false,
+                        /*SumWarp=*/Zero && NT >= 2, KG, kPW>;
 };
 // Producer warps of the wgmma kernel: two (taking alternate stages) at 48 and 64 tokens, and at 32 tokens
 // on 64- and 256-row tiles; one elsewhere. One producer thread issues a stage's three or four TMA

@@ -122,7 +122,7 @@ struct PartialChunks {
 // KG: KG groups of CW consumer warps take turns on the stages (group g consumes stages g, g + KG, ...),
 // so a CTA has KG stages in its consumers at once (a consumer warp's stage is a chain of dependent
 // loads, conversions and MMAs, ~650 cycles on the H100: bench/NOTES.md). The catalog's 8-token
-// 128-row entries take two groups; the others one. The producer is warp CW * KG.
+// 128-row entries take two groups; the others one. The producers are warps CW * KG ... CW * KG + PW - 1.
 template <int Bits, int NT, bool Zero, int CW, int R, int STAGES, bool SumWarp = Zero && NT >= 2, int KG = 1,
           int PW = 1>
 struct Geometry {
@@ -388,10 +388,10 @@ __device__ __forceinline__ void exchange_and_store(float* xfer, uint64_t* partia
 // The kernel body. Pdl (a development variant, bench/dev): every thread waits for the previous grid
 // after the barrier set-up, and signals that the next grid may launch once its main loop is done.
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool Pdl,
-          class Probe = NoProbe, int KG = 1>
+          class Probe = NoProbe, int KG = 1, int PW = 1>
 __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
   Probe::at(ProbePoint::kEntry);
-  using G = Geometry<Bits, NT, Zero, CW, R, STAGES, Zero && NT >= 2, KG>;
+  using G = Geometry<Bits, NT, Zero, CW, R, STAGES, Zero && NT >= 2, KG, PW>;
   extern __shared__ __align__(128) unsigned char smem[];
   uint64_t* full = reinterpret_cast<uint64_t*>(smem);   // stage landed (producer arrive + bytes)
   uint64_t* empty = full + STAGES;                      // stage consumed (one arrive per consumer or sum warp)
@@ -418,9 +418,10 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
 
   // With consumer groups (KG > 1), consumer warp `warp` is warp cw of group kg.
   const int cw = KG == 1 ? warp : warp % CW, kg = KG == 1 ? 0 : warp / CW;
-  if (warp == CW * KG) {
-    if (lane == 0) produce_stages<G, Zero, STAGES, Probe>(maps, p, pipe, full, empty, k0, nstages, mb0);
-  } else if (warp > CW * KG) {
+  if (warp >= CW * KG && warp < CW * KG + PW) {
+    if (lane == 0)
+      produce_stages<G, Zero, STAGES, Probe>(maps, p, pipe, full, empty, k0, nstages, mb0, warp - CW * KG, PW);
+  } else if (warp >= CW * KG + PW) {
     if constexpr (G::kSumWarp) sum_stages<Act, G, STAGES>(pipe, xsums, full, empty, sums_ready, p, k0, nstages, lane);
   } else {
     float accg[R][NT][4], accz[NT][4];   // accz: sum_g(x) from the ones-MMA (zero points, 8 tokens)
@@ -567,10 +568,10 @@ __device__ __forceinline__ void decode_body(const Maps& maps, const Params& p) {
   Probe::at(ProbePoint::kStored);
 }
 
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, int KG = 1>
-__global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, Zero && NT >= 2, KG>::kThreads)
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, int KG = 1, int PW = 1>
+__global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, Zero && NT >= 2, KG, PW>::kThreads)
     decode_kernel(const __grid_constant__ Maps maps, const Params p) {
-  decode_body<Act, Bits, Signed, Zero, NT, CW, R, STAGES, false, NoProbe, KG>(maps, p);
+  decode_body<Act, Bits, Signed, Zero, NT, CW, R, STAGES, false, NoProbe, KG, PW>(maps, p);
 }
 
 // Programmatic dependent launch with the trigger at the end of the main loop (dev harness only: an early
