@@ -66,6 +66,10 @@ PY
       XDIST=""
       $PY -c "import xdist" 2>/dev/null && XDIST="-n ${PYTEST_WORKERS:-4}"
       $PY -m pytest tests -q -p no:cacheprovider $XDIST --durations=15 ${PYTEST_ARGS:-} 2>&1 | tee "$OUT/pytest.log" | tail -25
+      # The leak check reads device-wide memory, which the other workers move: it skips under xdist
+      # and runs here on its own.
+      [ -n "$XDIST" ] && $PY -m pytest tests/gpu/test_concurrency.py -q -p no:cacheprovider -k no_leak 2>&1 \
+        | tee "$OUT/pytest_leak.log" | tail -3
       ;;
     dev)
       # The decode development harness (bench/dev/decode_dev.cu): one compile, then each mode in DEV_MODES.

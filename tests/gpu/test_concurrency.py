@@ -250,9 +250,13 @@ def test_graph_replay_matches_eager_for_every_entry():
     print(r)
 
 
+@pytest.mark.skipif(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1,
+                    reason="cudaMemGetInfo is device-wide: other pytest-xdist workers on the same GPU move it; "
+                           "bench/gpu_check.sh runs this test on its own after the parallel run")
 def test_no_leak_over_20k_calls():
     """bench/leak_check.py with a bounded call count: device memory (torch allocator and cudaMemGetInfo),
-    host RSS and Python objects after 20k mixed calls stay where they were after the warm-up."""
+    host RSS and Python objects after 20k mixed calls stay where they were after the warm-up. Runs
+    without other test processes on the GPU (see the skip condition)."""
     cmd = [sys.executable, os.path.join(REPO, "bench", "leak_check.py"), "--calls", "20000", "--warmup", "3000",
            "--checkpoints", "4", "--max-rss-mib", "24", "--max-device-mib", "8", "--max-objects", "2000"]
     from ._isolate import _env
