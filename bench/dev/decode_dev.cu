@@ -57,6 +57,7 @@
 //   ring64    deeper rings for the 128-row 64-token tile at one CTA per SM
 //   prod2, prod4, pwsmall  one producer warp against two (and four) on the catalog's configurations
 //   pwdata    producer warps 1 / 2 with uniform and with quantised-normal data
+//   pwmma     producer warps 1 / 2 on decode_kernel (mma.sync): int8 at 1 and 16 tokens, int4 and uint4 at 1
 // DEV_GRAPH=1 times every mode's launches as CUDA-graph replays. DEV_SUSTAIN=1 replays each graph for
 // ~50 ms before timing it, as the bench does: under that load the H100 sits at its 700 W power cap and
 // its SM clock falls from 1.98 GHz to 1.45-1.9 GHz (nvidia-smi, thirteenth session), and the 64-token
@@ -624,18 +625,10 @@ void run_kgpw(const char* label, const Shape& sh, int N, int splits, bool time_i
 // without wgmma (conversion only): which part of the consumer sets the pace.
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, bool PerBlock>
 void run_pace2(const char* label, const Shape& sh, int N) {
-  using LN = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST,
-                      &wg::decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock, NothingLoaded>,
-                      /*Pdl=*/false, /*SumWarp=*/false>;
-  run_with<LN, Act, Bits, Signed, Zero>((std::string(label) + " nothing").c_str(), sh, N, 0, true);
-  using LC = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST,
-                      &wg::decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock, NothingLoadedNoConvert>,
-                      /*Pdl=*/false, /*SumWarp=*/false>;
-  run_with<LC, Act, Bits, Signed, Zero>((std::string(label) + " nothing, no convert").c_str(), sh, N, 0, true);
-  using LM = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST,
-                      &wg::decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock, NothingLoadedNoMma>,
-                      /*Pdl=*/false, /*SumWarp=*/false>;
-  run_with<LM, Act, Bits, Signed, Zero>((std::string(label) + " nothing, no mma").c_str(), sh, N, 0, true);
+  run_probe<NothingLoaded, Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>(label, "nothing", sh, N, 0);
+  run_probe<NothingLoadedNoConvert, Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>(label, "nothing, no convert", sh,
+                                                                                       N, 0);
+  run_probe<NothingLoadedNoMma, Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>(label, "nothing, no mma", sh, N, 0);
 }
 // Mode pace: the wgmma kernel as built, then with no weight/scale boxes, then with no boxes at all
 // (the producer only arrives; the consumers run on whatever the ring holds: timing only). What is left
@@ -643,16 +636,9 @@ void run_pace2(const char* label, const Shape& sh, int N) {
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, bool PerBlock>
 void run_pace(const char* label, const Shape& sh, int N) {
   run_wgmma<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>(label, sh, N, 0, true);
-  using LW = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST,
-                      &wg::decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock, NoWeights>,
-                      /*Pdl=*/false, /*SumWarp=*/false>;
-  run_with<LW, Act, Bits, Signed, Zero>((std::string(label) + " no-w").c_str(), sh, N, 0, true);
-  using LN = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST,
-                      &wg::decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock, NothingLoaded>,
-                      /*Pdl=*/false, /*SumWarp=*/false>;
-  run_with<LN, Act, Bits, Signed, Zero>((std::string(label) + " nothing").c_str(), sh, N, 0, true);
+  run_probe<NoWeights, Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>(label, "no-w", sh, N, 0);
+  run_probe<NothingLoaded, Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>(label, "nothing", sh, N, 0);
 }
-
 
 // Mode place: the device's cluster capacities at 1-4 CTAs per SM (an empty kernel whose shared memory
 // allows exactly that many), and where the CTAs of a clustered grid land: a kernel with that
