@@ -614,6 +614,14 @@ void run_pw(const char* label, const Shape& sh, int N, int splits, bool time_it 
                      /*Pdl=*/false, /*SumWarp=*/false, 1, PW>;
   run_with<L, Act, 4, true, false>(label, sh, N, splits, time_it);
 }
+// The uint4 wgmma kernel with PW producer warps.
+template <class Act, int NT, int CW, int R, int ST, bool PerBlock, int PW>
+void run_pw_u4(const char* label, const Shape& sh, int N, int splits, bool time_it = true) {
+  using L = Launcher<Act, 4, false, true, NT, CW, R, ST,
+                     &wg::decode_wgmma_kernel<Act, 4, false, true, NT, CW, R, ST, PerBlock, NoProbe, PW>,
+                     /*Pdl=*/false, /*SumWarp=*/false, 1, PW>;
+  run_with<L, Act, 4, false, true>(label, sh, N, splits, time_it);
+}
 // decode_kernel (mma.sync) with KG consumer groups and PW producer warps.
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, int KG, int PW>
 void run_kgpw(const char* label, const Shape& sh, int N, int splits, bool time_it = true) {
@@ -1122,6 +1130,48 @@ int main(int argc, char** argv) {
         if (sh.k / 64 < sp * 4) continue;
         run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64, sp, true);
         run_with<LN, __half, 4, true, false>("ws s4 nt8 cw8 r1 st8 nothing", sh, 64, sp, true);
+      }
+    }
+    return 0;
+  }
+  if (only == "pwu4") {   // uint4 at 16 tokens (four boxes a stage): one producer warp against two, and int4 beside it
+    for (int rep = 0; rep < 2; ++rep) {
+      for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b, qkv70b}) {
+        run_pw<__half, 2, 4, 2, 8, false, 1>("ws s4 nt2 cw4 r2 st8 pw1", sh, 16, 0);
+        run_pw_u4<__half, 2, 4, 2, 8, false, 1>("ws u4 nt2 cw4 r2 st8 pw1", sh, 16, 0);
+        run_pw_u4<__half, 2, 4, 2, 8, false, 2>("ws u4 nt2 cw4 r2 st8 pw2", sh, 16, 0);
+      }
+      for (const Shape& sh : {down, gate_up, gu8}) {
+        run_pw<__half, 2, 8, 2, 6, true, 1>("wb s4 nt2 cw8 r2 st6 pw1", sh, 16, 0);
+        run_pw_u4<__half, 2, 8, 2, 6, true, 1>("wb u4 nt2 cw8 r2 st6 pw1", sh, 16, 0);
+        run_pw_u4<__half, 2, 8, 2, 6, true, 2>("wb u4 nt2 cw8 r2 st6 pw2", sh, 16, 0);
+      }
+    }
+    run_pw_u4<__half, 2, 8, 2, 6, true, 2>("wb u4 nt2 cw8 r2 st6 pw2", g128, 13, 3, false);
+    run_pw_u4<__half, 2, 4, 2, 8, false, 2>("ws u4 nt2 cw4 r2 st8 pw2", small32, 16, 0, false);
+    return 0;
+  }
+  if (only == "s8small") {   // int8 (two groups, two producers) split counts on 8b.o and 8b.qkv, the T5 cells
+    for (int rep = 0; rep < 2; ++rep) {
+      for (int sp : {2, 3, 4, 5}) {
+        run_kgpw<__half, 8, true, false, 2, 4, 2, 8, 2, 2>("kg2 s8 nt2 cw4 r2 st8 pw2", o8b, 16, sp);
+        run_kgpw<__half, 8, true, false, 1, 4, 2, 8, 2, 2>("kg2 s8 nt1 cw4 r2 st8 pw2", o8b, 1, sp);
+        run_kgpw<__half, 8, true, false, 2, 4, 2, 8, 2, 2>("kg2 s8 nt2 cw4 r2 st8 pw2", qkv8b, 16, sp);
+      }
+      run_config<__half, 8, true, false, 2, 8, 2, 5>("mma s8 nt2 cw8 r2 st5 (256 rows)", o8b, 16, 0, true);
+      run_config<__half, 8, true, false, 2, 8, 2, 5>("mma s8 nt2 cw8 r2 st5 (256 rows)", qkv8b, 16, 0, true);
+    }
+    return 0;
+  }
+  if (only == "s8cap") {   // int8 two-group kernel with two producers: the one-CTA-per-SM cap against the plan's own count
+    for (int rep = 0; rep < 2; ++rep) {
+      for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b}) {
+        for (int cap : {132, 0}) {
+          g_max_ctas = cap;
+          run_kgpw<__half, 8, true, false, 2, 4, 2, 8, 2, 2>(cap ? "kg2 s8 nt2 cw4 r2 st8 pw2 cap" : "kg2 s8 nt2 cw4 r2 st8 pw2 nocap", sh, 16, 0);
+          run_kgpw<__half, 8, true, false, 1, 4, 2, 8, 2, 2>(cap ? "kg2 s8 nt1 cw4 r2 st8 pw2 cap" : "kg2 s8 nt1 cw4 r2 st8 pw2 nocap", sh, 1, 0);
+        }
+        g_max_ctas = 0;
       }
     }
     return 0;

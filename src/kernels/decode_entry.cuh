@@ -40,15 +40,17 @@ struct LauncherFor {
 // 31.3, reported case (64 rows) 16.1 -> 14.0; 48 tokens 70b.o 25.8 -> 20.4, 8b.down 21.3 -> 20.4;
 // 32 tokens 256 rows 70b.down 54.9 -> 53.3, 64 rows 70b.o 24.6 -> 19.5. Not on the 128-row 16- and
 // 32-token tiles (the extra warp costs them a CTA per SM: 70b.qkv at 32 tokens 22.1 -> 28.5) or the
-// 256-row 16-token tile (3 -> 2 CTAs per SM, within 3% either way).
-constexpr int wgmma_producer_warps(int nt, int tile_m) {
-  return nt >= 6 || tile_m == 64 || (tile_m == 256 && nt == 4) ? 2 : 1;
+// 256-row 16-token tile of int4 (3 -> 2 CTAs per SM, within 3% either way); uint4's four boxes a stage
+// make two worth that CTA there (mode pwu4, sustained: 70b.gate_up 104.0-105.8 -> 98.5-99.9, 70b.down
+// 54.5 -> 51.3-53.2, 8b.gate_up within 1%).
+constexpr int wgmma_producer_warps(int nt, int tile_m, bool zero) {
+  return nt >= 6 || tile_m == 64 || (tile_m == 256 && (nt == 4 || (nt == 2 && zero))) ? 2 : 1;
 }
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, int KG>
 struct LauncherFor<true, Act, Bits, Signed, Zero, NT, CW, R, STAGES, KG> {
   static_assert(KG == 1, "the wgmma kernel has one consumer group");
   using type = wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES, /*PerBlock=*/16 * CW * R == 256,
-                            wgmma_producer_warps(NT, 16 * CW * R)>;
+                            wgmma_producer_warps(NT, 16 * CW * R, Zero)>;
 };
 
 // Catalog adapter: N up to NT*8 tokens and TM rows per CTA. 256-row tiles: 8 consumer warps x 2 row
