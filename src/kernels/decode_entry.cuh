@@ -151,12 +151,14 @@ struct DecodeGemm {
   static int64_t max_ctas(int sm_count) { return kOneCtaPerSm ? sm_count : 0; }
 
   // KernelOps::stage_walk: the stages each CTA walks under the launch's plan (L::plan, as run()'s
-  // launches take it), times the waves of CTAs the device holds at once (one wave without a device).
+  // launches take it), times the waves of CTAs the device holds at once (plan_waves, as the split
+  // cost counts them; one wave without a device).
   static int64_t stage_walk(const GemmProblem& p, int sm_count, int device) {
     const SplitPlan plan = L::plan(p.m, p.k, sm_count, device, 0, max_ctas(sm_count));
-    const int64_t slots = device >= 0 ? int64_t(std::max(sm_count, 1)) * L::ctas_per_sm(device) : 0;
-    const int64_t ctas = L::row_tiles(p.m) * plan.splits;
-    const int64_t waves = slots > 0 ? (ctas + slots - 1) / slots : 1;
+    if (device < 0) return plan.stages_per_cta;
+    const auto& occupancy = L::occupancy(device);
+    const int64_t waves = plan_waves(plan, L::row_tiles(p.m), std::max(sm_count, 1), L::ctas_per_sm(device),
+                                     &occupancy.capacity);
     return waves * plan.stages_per_cta;
   }
 

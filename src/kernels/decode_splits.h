@@ -83,19 +83,23 @@ inline double stage_time(double load, int tile_rows) {
   const double chain = 1.0 + 0.53 * (std::max(1, tile_rows / 128) - 1);
   return std::max(chain, shared);
 }
-// The waves: one when the clusters fit at once; else as the capacities (or, without them, the CTA
-// slots of ctas_per_sm) allow.
+// How many waves the grid of a plan (tiles x splits CTAs, in clusters of `splits`) runs in: one per
+// what the device holds at once, from the cluster capacities at the kernel's CTAs per SM or, without
+// them, from its CTA slots; one when ctas_per_sm is not known. The split cost below and the
+// dispatcher's stage walk (decode_entry.cuh) both count waves with it.
+inline int64_t plan_waves(const SplitPlan& plan, int64_t tiles, int sm_count, int ctas_per_sm,
+                          const ClusterCapacity* capacity) {
+  if (ctas_per_sm <= 0) return 1;
+  const int top = std::min(ctas_per_sm, ClusterCapacity::kMaxPerSm);
+  const int64_t fit = capacity != nullptr ? capacity->clusters[top][plan.splits] * int64_t(plan.splits)
+                                          : int64_t(sm_count) * ctas_per_sm;
+  const int64_t ctas = tiles * plan.splits;
+  return fit > 0 ? (ctas + fit - 1) / fit : 1;
+}
 inline double split_cost(const SplitPlan& plan, int64_t tiles, int sm_count, const SplitKernel& kernel,
                          const ClusterCapacity* capacity = nullptr) {
   const int64_t busiest = busiest_sm_ctas(tiles, plan.splits, sm_count, capacity, kernel.ctas_per_sm);
-  int64_t waves = 1;
-  if (kernel.ctas_per_sm > 0) {
-    const int top = std::min(kernel.ctas_per_sm, ClusterCapacity::kMaxPerSm);
-    const int64_t fit = capacity != nullptr ? capacity->clusters[top][plan.splits] * int64_t(plan.splits)
-                                            : int64_t(sm_count) * kernel.ctas_per_sm;
-    const int64_t ctas = tiles * plan.splits;
-    waves = fit > 0 ? (ctas + fit - 1) / fit : 1;
-  }
+  const int64_t waves = plan_waves(plan, tiles, sm_count, kernel.ctas_per_sm, capacity);
   return double(waves) * double(plan.stages_per_cta) * stage_time(double(busiest) * kernel.cta_load, kernel.tile_rows);
 }
 
