@@ -525,11 +525,11 @@ void run_probe(const char* label, const Shape& sh, int N, int splits_req) {
   run_with<NL, Act, Bits, Signed, Zero, NL>("  (no evict-first hint)", sh, N, splits_req, true);
 }
 
-// decode_kernel with KG consumer groups (the catalog's kernel takes KG).
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, int KG>
-void run_kg(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
-  using L = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, &decode_kernel<Act, Bits, Signed, Zero, NT, CW, R, ST, KG>,
-                     false, Zero && NT >= 2, KG>;
+// decode_kernel with KG consumer groups and PW producer warps (the catalog's kernel takes both).
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, int KG, int PW = 1>
+void run_kg(const char* label, const Shape& sh, int N, int splits_req, bool time_it = true) {
+  using L = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, &decode_kernel<Act, Bits, Signed, Zero, NT, CW, R, ST, KG, PW>,
+                     false, Zero && NT >= 2, KG, PW>;
   run_with<L, Act, Bits, Signed, Zero>(label, sh, N, splits_req, time_it);
 }
 
@@ -543,11 +543,12 @@ void run_wgmma_probe(const char* label, const Shape& sh, int N, int splits_req) 
       label, sh, N, splits_req, true);
 }
 
-// The wgmma kernel (decode_wgmma.cuh); PerBlock: its per-K-block pipeline (labels "wb", else "ws").
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, bool PerBlock>
-void run_wgmma(const char* label, const Shape& sh, int N, int splits_req, bool time_it) {
-  run_with<wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>, Act, Bits, Signed, Zero>(label, sh, N,
-                                                                                                    splits_req, time_it);
+// The wgmma kernel (decode_wgmma.cuh); PerBlock: its per-K-block pipeline (labels "wb", else "ws");
+// PW producer warps, each taking every PW-th stage.
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, bool PerBlock, int PW = 1>
+void run_wgmma(const char* label, const Shape& sh, int N, int splits_req, bool time_it = true) {
+  run_with<wg::Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock, PW>, Act, Bits, Signed, Zero>(
+      label, sh, N, splits_req, time_it);
 }
 
 struct NoActivations : NoProbe {
@@ -607,29 +608,6 @@ void run_pace3(const char* label, const Shape& sh, int N, int splits) {
   run_probe<UnsyncedNoMma, Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>(label, "unsynced, no mma", sh, N, splits);
   run_probe<UnsyncedNoConvert, Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>(label, "unsynced, no convert", sh, N,
                                                                                   splits);
-}
-// The int4 wgmma kernel with PW producer warps (each taking every PW-th stage).
-template <class Act, int NT, int CW, int R, int ST, bool PerBlock, int PW>
-void run_pw(const char* label, const Shape& sh, int N, int splits, bool time_it = true) {
-  using L = Launcher<Act, 4, true, false, NT, CW, R, ST,
-                     &wg::decode_wgmma_kernel<Act, 4, true, false, NT, CW, R, ST, PerBlock, NoProbe, PW>,
-                     /*Pdl=*/false, /*SumWarp=*/false, 1, PW>;
-  run_with<L, Act, 4, true, false>(label, sh, N, splits, time_it);
-}
-// The uint4 wgmma kernel with PW producer warps.
-template <class Act, int NT, int CW, int R, int ST, bool PerBlock, int PW>
-void run_pw_u4(const char* label, const Shape& sh, int N, int splits, bool time_it = true) {
-  using L = Launcher<Act, 4, false, true, NT, CW, R, ST,
-                     &wg::decode_wgmma_kernel<Act, 4, false, true, NT, CW, R, ST, PerBlock, NoProbe, PW>,
-                     /*Pdl=*/false, /*SumWarp=*/false, 1, PW>;
-  run_with<L, Act, 4, false, true>(label, sh, N, splits, time_it);
-}
-// decode_kernel (mma.sync) with KG consumer groups and PW producer warps.
-template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, int KG, int PW>
-void run_kgpw(const char* label, const Shape& sh, int N, int splits, bool time_it = true) {
-  using L = Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST, &decode_kernel<Act, Bits, Signed, Zero, NT, CW, R, ST, KG, PW>,
-                     false, Zero && NT >= 2, KG, PW>;
-  run_with<L, Act, Bits, Signed, Zero>(label, sh, N, splits, time_it);
 }
 // Mode pace2: without loads, the consumers' pace without conversion (raw words as fragments) and
 // without wgmma (conversion only): which part of the consumer sets the pace.
@@ -1139,26 +1117,26 @@ int main(int argc, char** argv) {
   if (only == "pwu4") {   // uint4 at 16 tokens (four boxes a stage): one producer warp against two, and int4 beside it
     for (int rep = 0; rep < 2; ++rep) {
       for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b, qkv70b}) {
-        run_pw<__half, 2, 4, 2, 8, false, 1>("ws s4 nt2 cw4 r2 st8 pw1", sh, 16, 0);
-        run_pw_u4<__half, 2, 4, 2, 8, false, 1>("ws u4 nt2 cw4 r2 st8 pw1", sh, 16, 0);
-        run_pw_u4<__half, 2, 4, 2, 8, false, 2>("ws u4 nt2 cw4 r2 st8 pw2", sh, 16, 0);
+        run_wgmma<__half, 4, true, false, 2, 4, 2, 8, false, 1>("ws s4 nt2 cw4 r2 st8 pw1", sh, 16, 0, true);
+        run_wgmma<__half, 4, false, true, 2, 4, 2, 8, false, 1>("ws u4 nt2 cw4 r2 st8 pw1", sh, 16, 0, true);
+        run_wgmma<__half, 4, false, true, 2, 4, 2, 8, false, 2>("ws u4 nt2 cw4 r2 st8 pw2", sh, 16, 0, true);
       }
       for (const Shape& sh : {down, gate_up, gu8}) {
-        run_pw<__half, 2, 8, 2, 6, true, 1>("wb s4 nt2 cw8 r2 st6 pw1", sh, 16, 0);
-        run_pw_u4<__half, 2, 8, 2, 6, true, 1>("wb u4 nt2 cw8 r2 st6 pw1", sh, 16, 0);
-        run_pw_u4<__half, 2, 8, 2, 6, true, 2>("wb u4 nt2 cw8 r2 st6 pw2", sh, 16, 0);
+        run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true, 1>("wb s4 nt2 cw8 r2 st6 pw1", sh, 16, 0, true);
+        run_wgmma<__half, 4, false, true, 2, 8, 2, 6, true, 1>("wb u4 nt2 cw8 r2 st6 pw1", sh, 16, 0, true);
+        run_wgmma<__half, 4, false, true, 2, 8, 2, 6, true, 2>("wb u4 nt2 cw8 r2 st6 pw2", sh, 16, 0, true);
       }
     }
-    run_pw_u4<__half, 2, 8, 2, 6, true, 2>("wb u4 nt2 cw8 r2 st6 pw2", g128, 13, 3, false);
-    run_pw_u4<__half, 2, 4, 2, 8, false, 2>("ws u4 nt2 cw4 r2 st8 pw2", small32, 16, 0, false);
+    run_wgmma<__half, 4, false, true, 2, 8, 2, 6, true, 2>("wb u4 nt2 cw8 r2 st6 pw2", g128, 13, 3, false);
+    run_wgmma<__half, 4, false, true, 2, 4, 2, 8, false, 2>("ws u4 nt2 cw4 r2 st8 pw2", small32, 16, 0, false);
     return 0;
   }
   if (only == "s8small") {   // int8 (two groups, two producers) split counts on 8b.o and 8b.qkv, the T5 cells
     for (int rep = 0; rep < 2; ++rep) {
       for (int sp : {2, 3, 4, 5}) {
-        run_kgpw<__half, 8, true, false, 2, 4, 2, 8, 2, 2>("kg2 s8 nt2 cw4 r2 st8 pw2", o8b, 16, sp);
-        run_kgpw<__half, 8, true, false, 1, 4, 2, 8, 2, 2>("kg2 s8 nt1 cw4 r2 st8 pw2", o8b, 1, sp);
-        run_kgpw<__half, 8, true, false, 2, 4, 2, 8, 2, 2>("kg2 s8 nt2 cw4 r2 st8 pw2", qkv8b, 16, sp);
+        run_kg<__half, 8, true, false, 2, 4, 2, 8, 2, 2>("kg2 s8 nt2 cw4 r2 st8 pw2", o8b, 16, sp, true);
+        run_kg<__half, 8, true, false, 1, 4, 2, 8, 2, 2>("kg2 s8 nt1 cw4 r2 st8 pw2", o8b, 1, sp, true);
+        run_kg<__half, 8, true, false, 2, 4, 2, 8, 2, 2>("kg2 s8 nt2 cw4 r2 st8 pw2", qkv8b, 16, sp, true);
       }
       run_config<__half, 8, true, false, 2, 8, 2, 5>("mma s8 nt2 cw8 r2 st5 (256 rows)", o8b, 16, 0, true);
       run_config<__half, 8, true, false, 2, 8, 2, 5>("mma s8 nt2 cw8 r2 st5 (256 rows)", qkv8b, 16, 0, true);
@@ -1170,8 +1148,8 @@ int main(int argc, char** argv) {
       for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b}) {
         for (int cap : {132, 0}) {
           g_max_ctas = cap;
-          run_kgpw<__half, 8, true, false, 2, 4, 2, 8, 2, 2>(cap ? "kg2 s8 nt2 cw4 r2 st8 pw2 cap" : "kg2 s8 nt2 cw4 r2 st8 pw2 nocap", sh, 16, 0);
-          run_kgpw<__half, 8, true, false, 1, 4, 2, 8, 2, 2>(cap ? "kg2 s8 nt1 cw4 r2 st8 pw2 cap" : "kg2 s8 nt1 cw4 r2 st8 pw2 nocap", sh, 1, 0);
+          run_kg<__half, 8, true, false, 2, 4, 2, 8, 2, 2>(cap ? "kg2 s8 nt2 cw4 r2 st8 pw2 cap" : "kg2 s8 nt2 cw4 r2 st8 pw2 nocap", sh, 16, 0, true);
+          run_kg<__half, 8, true, false, 1, 4, 2, 8, 2, 2>(cap ? "kg2 s8 nt1 cw4 r2 st8 pw2 cap" : "kg2 s8 nt1 cw4 r2 st8 pw2 nocap", sh, 1, 0, true);
         }
         g_max_ctas = 0;
       }
@@ -1183,50 +1161,50 @@ int main(int argc, char** argv) {
     for (int rep = 0; rep < 2; ++rep) {
       for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b, qkv70b}) {
         g_max_ctas = 132;
-        run_kgpw<__half, 8, true, false, 2, 4, 2, 8, 2, 1>("kg2 s8 nt2 cw4 r2 st8 pw1 cap", sh, 16, 0);
-        run_kgpw<__half, 8, true, false, 2, 4, 2, 8, 2, 2>("kg2 s8 nt2 cw4 r2 st8 pw2 cap", sh, 16, 0);
-        run_kgpw<__half, 8, true, false, 1, 4, 2, 8, 2, 1>("kg2 s8 nt1 cw4 r2 st8 pw1 cap", sh, 1, 0);
-        run_kgpw<__half, 8, true, false, 1, 4, 2, 8, 2, 2>("kg2 s8 nt1 cw4 r2 st8 pw2 cap", sh, 1, 0);
+        run_kg<__half, 8, true, false, 2, 4, 2, 8, 2, 1>("kg2 s8 nt2 cw4 r2 st8 pw1 cap", sh, 16, 0, true);
+        run_kg<__half, 8, true, false, 2, 4, 2, 8, 2, 2>("kg2 s8 nt2 cw4 r2 st8 pw2 cap", sh, 16, 0, true);
+        run_kg<__half, 8, true, false, 1, 4, 2, 8, 2, 1>("kg2 s8 nt1 cw4 r2 st8 pw1 cap", sh, 1, 0, true);
+        run_kg<__half, 8, true, false, 1, 4, 2, 8, 2, 2>("kg2 s8 nt1 cw4 r2 st8 pw2 cap", sh, 1, 0, true);
         g_max_ctas = 0;
-        run_kgpw<__half, 4, true, false, 1, 4, 2, 8, 2, 1>("kg2 s4 nt1 cw4 r2 st8 pw1", sh, 1, 0);
-        run_kgpw<__half, 4, true, false, 1, 4, 2, 8, 2, 2>("kg2 s4 nt1 cw4 r2 st8 pw2", sh, 1, 0);
-        run_kgpw<__half, 4, false, true, 1, 4, 2, 8, 2, 1>("kg2 u4 nt1 cw4 r2 st8 pw1", sh, 1, 0);
-        run_kgpw<__half, 4, false, true, 1, 4, 2, 8, 2, 2>("kg2 u4 nt1 cw4 r2 st8 pw2", sh, 1, 0);
+        run_kg<__half, 4, true, false, 1, 4, 2, 8, 2, 1>("kg2 s4 nt1 cw4 r2 st8 pw1", sh, 1, 0, true);
+        run_kg<__half, 4, true, false, 1, 4, 2, 8, 2, 2>("kg2 s4 nt1 cw4 r2 st8 pw2", sh, 1, 0, true);
+        run_kg<__half, 4, false, true, 1, 4, 2, 8, 2, 1>("kg2 u4 nt1 cw4 r2 st8 pw1", sh, 1, 0, true);
+        run_kg<__half, 4, false, true, 1, 4, 2, 8, 2, 2>("kg2 u4 nt1 cw4 r2 st8 pw2", sh, 1, 0, true);
       }
     }
-    run_kgpw<__half, 8, true, false, 2, 4, 2, 8, 2, 2>("kg2 s8 nt2 cw4 r2 st8 pw2", g128, 13, 3, false);
-    run_kgpw<__nv_bfloat16, 4, false, true, 1, 4, 2, 8, 2, 2>("kg2 u4 bf16 nt1 cw4 r2 st8 pw2", small32, 5, 0, false);
-    run_kgpw<__half, 4, true, false, 1, 4, 2, 8, 2, 2>("kg2 s4 nt1 cw4 r2 st8 pw2", perchan, 1, 5, false);
+    run_kg<__half, 8, true, false, 2, 4, 2, 8, 2, 2>("kg2 s8 nt2 cw4 r2 st8 pw2", g128, 13, 3, false);
+    run_kg<__nv_bfloat16, 4, false, true, 1, 4, 2, 8, 2, 2>("kg2 u4 bf16 nt1 cw4 r2 st8 pw2", small32, 5, 0, false);
+    run_kg<__half, 4, true, false, 1, 4, 2, 8, 2, 2>("kg2 s4 nt1 cw4 r2 st8 pw2", perchan, 1, 5, false);
     return 0;
   }
   if (only == "pwdata") {   // producer warps 1 / 2 at 64 tokens: uniform random data against quantised-normal data
     for (bool nd : {false, true, false, true}) {
       g_normal_data = nd;
       std::printf("data: %s\n", nd ? "quantised normal" : "uniform");
-      run_pw<__half, 8, 8, 1, 8, false, 1>("ws s4 nt8 cw8 r1 st8 pw1", down, 64, 0);
-      run_pw<__half, 8, 8, 1, 8, false, 2>("ws s4 nt8 cw8 r1 st8 pw2", down, 64, 0);
-      run_pw<__half, 8, 8, 1, 8, false, 1>("ws s4 nt8 cw8 r1 st8 pw1", o70b, 64, 0);
-      run_pw<__half, 8, 8, 1, 8, false, 2>("ws s4 nt8 cw8 r1 st8 pw2", o70b, 64, 0);
-      run_pw<__half, 8, 4, 1, 6, false, 1>("ws s4 nt8 cw4 r1 st6 pw1", qkv70b, 64, 0);
-      run_pw<__half, 8, 4, 1, 6, false, 2>("ws s4 nt8 cw4 r1 st6 pw2", qkv70b, 64, 0);
+      run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false, 1>("ws s4 nt8 cw8 r1 st8 pw1", down, 64, 0, true);
+      run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false, 2>("ws s4 nt8 cw8 r1 st8 pw2", down, 64, 0, true);
+      run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false, 1>("ws s4 nt8 cw8 r1 st8 pw1", o70b, 64, 0, true);
+      run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false, 2>("ws s4 nt8 cw8 r1 st8 pw2", o70b, 64, 0, true);
+      run_wgmma<__half, 4, true, false, 8, 4, 1, 6, false, 1>("ws s4 nt8 cw4 r1 st6 pw1", qkv70b, 64, 0, true);
+      run_wgmma<__half, 4, true, false, 8, 4, 1, 6, false, 2>("ws s4 nt8 cw4 r1 st6 pw2", qkv70b, 64, 0, true);
     }
     return 0;
   }
   if (only == "pwsmall") {   // producer warps 1 / 2 on the small layers' 32-64 token configurations, run twice
     for (int rep = 0; rep < 2; ++rep) {
       for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b, qkv70b}) {
-        run_pw<__half, 4, 4, 2, 6, false, 1>("ws s4 nt4 cw4 r2 st6 pw1", sh, 32, 0);
-        run_pw<__half, 4, 4, 2, 6, false, 2>("ws s4 nt4 cw4 r2 st6 pw2", sh, 32, 0);
-        run_pw<__half, 4, 4, 1, 8, false, 1>("ws s4 nt4 cw4 r1 st8 pw1", sh, 32, 0);
-        run_pw<__half, 4, 4, 1, 8, false, 2>("ws s4 nt4 cw4 r1 st8 pw2", sh, 32, 0);
-        run_pw<__half, 6, 8, 1, 8, false, 1>("ws s4 nt6 cw8 r1 st8 pw1", sh, 48, 0);
-        run_pw<__half, 6, 8, 1, 8, false, 2>("ws s4 nt6 cw8 r1 st8 pw2", sh, 48, 0);
-        run_pw<__half, 6, 4, 1, 8, false, 1>("ws s4 nt6 cw4 r1 st8 pw1", sh, 48, 0);
-        run_pw<__half, 6, 4, 1, 8, false, 2>("ws s4 nt6 cw4 r1 st8 pw2", sh, 48, 0);
-        run_pw<__half, 8, 8, 1, 8, false, 1>("ws s4 nt8 cw8 r1 st8 pw1", sh, 64, 0);
-        run_pw<__half, 8, 8, 1, 8, false, 2>("ws s4 nt8 cw8 r1 st8 pw2", sh, 64, 0);
-        run_pw<__half, 8, 4, 1, 6, false, 1>("ws s4 nt8 cw4 r1 st6 pw1", sh, 64, 0);
-        run_pw<__half, 8, 4, 1, 6, false, 2>("ws s4 nt8 cw4 r1 st6 pw2", sh, 64, 0);
+        run_wgmma<__half, 4, true, false, 4, 4, 2, 6, false, 1>("ws s4 nt4 cw4 r2 st6 pw1", sh, 32, 0, true);
+        run_wgmma<__half, 4, true, false, 4, 4, 2, 6, false, 2>("ws s4 nt4 cw4 r2 st6 pw2", sh, 32, 0, true);
+        run_wgmma<__half, 4, true, false, 4, 4, 1, 8, false, 1>("ws s4 nt4 cw4 r1 st8 pw1", sh, 32, 0, true);
+        run_wgmma<__half, 4, true, false, 4, 4, 1, 8, false, 2>("ws s4 nt4 cw4 r1 st8 pw2", sh, 32, 0, true);
+        run_wgmma<__half, 4, true, false, 6, 8, 1, 8, false, 1>("ws s4 nt6 cw8 r1 st8 pw1", sh, 48, 0, true);
+        run_wgmma<__half, 4, true, false, 6, 8, 1, 8, false, 2>("ws s4 nt6 cw8 r1 st8 pw2", sh, 48, 0, true);
+        run_wgmma<__half, 4, true, false, 6, 4, 1, 8, false, 1>("ws s4 nt6 cw4 r1 st8 pw1", sh, 48, 0, true);
+        run_wgmma<__half, 4, true, false, 6, 4, 1, 8, false, 2>("ws s4 nt6 cw4 r1 st8 pw2", sh, 48, 0, true);
+        run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false, 1>("ws s4 nt8 cw8 r1 st8 pw1", sh, 64, 0, true);
+        run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false, 2>("ws s4 nt8 cw8 r1 st8 pw2", sh, 64, 0, true);
+        run_wgmma<__half, 4, true, false, 8, 4, 1, 6, false, 1>("ws s4 nt8 cw4 r1 st6 pw1", sh, 64, 0, true);
+        run_wgmma<__half, 4, true, false, 8, 4, 1, 6, false, 2>("ws s4 nt8 cw4 r1 st6 pw2", sh, 64, 0, true);
       }
     }
     return 0;
@@ -1235,54 +1213,42 @@ int main(int argc, char** argv) {
     for (int rep = 0; rep < 2; ++rep) {
       for (const Shape& sh : {down, gate_up}) {
         const int sp = sh.m == down.m && sh.k == down.k ? 2 : 0;
-        run_pw<__half, 8, 8, 1, 8, false, 1>("ws s4 nt8 cw8 r1 st8 pw1", sh, 64, sp);
-        run_pw<__half, 8, 8, 1, 8, false, 2>("ws s4 nt8 cw8 r1 st8 pw2", sh, 64, sp);
-        run_pw<__half, 8, 8, 1, 8, false, 4>("ws s4 nt8 cw8 r1 st8 pw4", sh, 64, sp);
-        run_pw<__half, 8, 8, 1, 16, false, 2>("ws s4 nt8 cw8 r1 st16 pw2", sh, 64, sp);
-        run_pw<__half, 4, 8, 2, 6, true, 1>("wb s4 nt4 cw8 r2 st6 pw1", sh, 32, 0);
-        run_pw<__half, 4, 8, 2, 6, true, 2>("wb s4 nt4 cw8 r2 st6 pw2", sh, 32, 0);
-        run_pw<__half, 2, 8, 2, 6, true, 1>("wb s4 nt2 cw8 r2 st6 pw1", sh, 16, 0);
-        run_pw<__half, 2, 8, 2, 6, true, 2>("wb s4 nt2 cw8 r2 st6 pw2", sh, 16, 0);
+        run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false, 1>("ws s4 nt8 cw8 r1 st8 pw1", sh, 64, sp, true);
+        run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false, 2>("ws s4 nt8 cw8 r1 st8 pw2", sh, 64, sp, true);
+        run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false, 4>("ws s4 nt8 cw8 r1 st8 pw4", sh, 64, sp, true);
+        run_wgmma<__half, 4, true, false, 8, 8, 1, 16, false, 2>("ws s4 nt8 cw8 r1 st16 pw2", sh, 64, sp, true);
+        run_wgmma<__half, 4, true, false, 4, 8, 2, 6, true, 1>("wb s4 nt4 cw8 r2 st6 pw1", sh, 32, 0, true);
+        run_wgmma<__half, 4, true, false, 4, 8, 2, 6, true, 2>("wb s4 nt4 cw8 r2 st6 pw2", sh, 32, 0, true);
+        run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true, 1>("wb s4 nt2 cw8 r2 st6 pw1", sh, 16, 0, true);
+        run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true, 2>("wb s4 nt2 cw8 r2 st6 pw2", sh, 16, 0, true);
       }
       for (const Shape& sh : {qkv70b, gu8, o70b}) {
-        run_pw<__half, 8, 8, 1, 8, false, 1>("ws s4 nt8 cw8 r1 st8 pw1", sh, 64, 0);
-        run_pw<__half, 8, 8, 1, 8, false, 2>("ws s4 nt8 cw8 r1 st8 pw2", sh, 64, 0);
-        run_pw<__half, 8, 4, 1, 6, false, 1>("ws s4 nt8 cw4 r1 st6 pw1", sh, 64, 0);
-        run_pw<__half, 8, 4, 1, 6, false, 2>("ws s4 nt8 cw4 r1 st6 pw2", sh, 64, 0);
+        run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false, 1>("ws s4 nt8 cw8 r1 st8 pw1", sh, 64, 0, true);
+        run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false, 2>("ws s4 nt8 cw8 r1 st8 pw2", sh, 64, 0, true);
+        run_wgmma<__half, 4, true, false, 8, 4, 1, 6, false, 1>("ws s4 nt8 cw4 r1 st6 pw1", sh, 64, 0, true);
+        run_wgmma<__half, 4, true, false, 8, 4, 1, 6, false, 2>("ws s4 nt8 cw4 r1 st6 pw2", sh, 64, 0, true);
       }
     }
-    run_pw<__nv_bfloat16, 8, 8, 1, 8, false, 2>("ws s4 bf16 nt8 cw8 r1 st8 pw2", small32, 64, 0, false);
-    run_pw<__half, 4, 8, 2, 6, true, 2>("wb s4 nt4 cw8 r2 st6 pw2", g128, 29, 3, false);
+    run_wgmma<__nv_bfloat16, 4, true, false, 8, 8, 1, 8, false, 2>("ws s4 bf16 nt8 cw8 r1 st8 pw2", small32, 64, 0, false);
+    run_wgmma<__half, 4, true, false, 4, 8, 2, 6, true, 2>("wb s4 nt4 cw8 r2 st6 pw2", g128, 29, 3, false);
     return 0;
   }
   if (only == "prod2") {   // two producer warps (alternate stages) against one
-    using L2 = Launcher<__half, 4, true, false, 8, 8, 1, 8,
-                        &wg::decode_wgmma_kernel<__half, 4, true, false, 8, 8, 1, 8, false, NoProbe, 2>,
-                        /*Pdl=*/false, /*SumWarp=*/false, 1, 2>;
-    using L2s = Launcher<__half, 4, true, false, 2, 4, 2, 8,
-                         &wg::decode_wgmma_kernel<__half, 4, true, false, 2, 4, 2, 8, false, NoProbe, 2>,
-                         /*Pdl=*/false, /*SumWarp=*/false, 1, 2>;
-    using L2b = Launcher<__half, 4, true, false, 2, 8, 2, 6,
-                         &wg::decode_wgmma_kernel<__half, 4, true, false, 2, 8, 2, 6, true, NoProbe, 2>,
-                         /*Pdl=*/false, /*SumWarp=*/false, 1, 2>;
     for (const Shape& sh : {down, gate_up, gu8, qkv70b, reported, o8b, qkv8b}) {
       const int sp = sh.m == down.m && sh.k == down.k ? 2 : 0;
-      run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64, sp, true);
-      run_with<L2, __half, 4, true, false>("ws s4 nt8 cw8 r1 st8 pw2", sh, 64, sp, true);
+      run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64, sp);
+      run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false, 2>("ws s4 nt8 cw8 r1 st8 pw2", sh, 64, sp);
       if (sh.m * int64_t(sh.k) < 80000000) {
-        run_wgmma<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", sh, 16, 0, true);
-        run_with<L2s, __half, 4, true, false>("ws s4 nt2 cw4 r2 st8 pw2", sh, 16, 0, true);
+        run_wgmma<__half, 4, true, false, 2, 4, 2, 8, false>("ws s4 nt2 cw4 r2 st8", sh, 16, 0);
+        run_wgmma<__half, 4, true, false, 2, 4, 2, 8, false, 2>("ws s4 nt2 cw4 r2 st8 pw2", sh, 16, 0);
       } else {
-        run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", sh, 16, 0, true);
-        run_with<L2b, __half, 4, true, false>("wb s4 nt2 cw8 r2 st6 pw2", sh, 16, 0, true);
+        run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true>("wb s4 nt2 cw8 r2 st6", sh, 16, 0);
+        run_wgmma<__half, 4, true, false, 2, 8, 2, 6, true, 2>("wb s4 nt2 cw8 r2 st6 pw2", sh, 16, 0);
       }
     }
     // correctness across types with two producers
-    using L2u = Launcher<__half, 4, false, true, 8, 8, 1, 8,
-                         &wg::decode_wgmma_kernel<__half, 4, false, true, 8, 8, 1, 8, false, NoProbe, 2>,
-                         /*Pdl=*/false, /*SumWarp=*/false, 1, 2>;
-    run_with<L2u, __half, 4, false, true>("ws u4 nt8 cw8 r1 st8 pw2", g128, 61, 3, false);
-    run_with<L2, __half, 4, true, false>("ws s4 nt8 cw8 r1 st8 pw2", small32, 64, 0, false);
+    run_wgmma<__half, 4, false, true, 8, 8, 1, 8, false, 2>("ws u4 nt8 cw8 r1 st8 pw2", g128, 61, 3, false);
+    run_wgmma<__half, 4, true, false, 8, 8, 1, 8, false, 2>("ws s4 nt8 cw8 r1 st8 pw2", small32, 64, 0, false);
     return 0;
   }
   if (only == "ring64") {   // 64 tokens on the large layers, 128-row tiles at one CTA per SM: deeper rings hide the weights' latency?

@@ -156,9 +156,9 @@ struct DecodeGemm {
   static int64_t stage_walk(const GemmProblem& p, int sm_count, int device) {
     const SplitPlan plan = L::plan(p.m, p.k, sm_count, device, 0, max_ctas(sm_count));
     if (device < 0) return plan.stages_per_cta;
-    const auto& occupancy = L::occupancy(device);
-    const int64_t waves = plan_waves(plan, L::row_tiles(p.m), std::max(sm_count, 1), L::ctas_per_sm(device),
-                                     &occupancy.capacity);
+    const auto& occupancy = L::occupancy(device);   // the same once-per-device values L::ctas_per_sm reads
+    const int64_t waves = plan_waves(plan, L::row_tiles(p.m), std::max(sm_count, 1),
+                                     std::max(occupancy.ctas_per_sm, 1), &occupancy.capacity);
     return waves * plan.stages_per_cta;
   }
 

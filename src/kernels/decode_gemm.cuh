@@ -126,8 +126,7 @@ struct PartialChunks {
 template <int Bits, int NT, bool Zero, int CW, int R, int STAGES, bool SumWarp = Zero && NT >= 2, int KG = 1,
           int PW = 1>
 struct Geometry {
-  static constexpr int kProducerWarps = PW;   // producer warps (warps CW*KG ...), each taking every PW-th stage
-  static_assert(STAGES % PW == 0, "each ring slot has one producer");
+  static_assert(STAGES % PW == 0, "each ring slot has one producer (producer w takes stages w, w + PW, ...)");
   static constexpr bool kSumWarp = SumWarp;
   static constexpr int kStages = STAGES;
   static constexpr int kConsumerWarps = CW;   // per group: the warps that hand back each stage
