@@ -58,6 +58,9 @@
 //   prod2, prod4, pwsmall  one producer warp against two (and four) on the catalog's configurations
 //   pwdata    producer warps 1 / 2 with uniform and with quantised-normal data
 //   pwmma     producer warps 1 / 2 on decode_kernel (mma.sync): int8 at 1 and 16 tokens, int4 and uint4 at 1
+//   floors    how fast a plain streaming read moves each layer's bytes, against the catalog's kernel and
+//             its pipeline with trivial consumers (copies, barriers and the exchange only)
+//   bf16      the catalog's bf16 wgmma configurations (and some fp16 ones beside them)
 // DEV_GRAPH=1 times every mode's launches as CUDA-graph replays, each graph first replayed for ~50 ms
 // as the bench does: under that load the H100 sits at its 700 W power cap and its SM clock falls from
 // 1.98 GHz to 1.45-1.9 GHz (nvidia-smi, thirteenth session), and the 64-token kernels read 5-15% slower
@@ -72,6 +75,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/decode_entry.cuh"
 #include "kernels/decode_gemm.cuh"
 #include "kernels/decode_wgmma.cuh"
 
@@ -337,6 +341,60 @@ struct Problem {
 // two-group kernels run).
 int64_t g_max_ctas = 0;
 
+// The median time of one call over 7 repetitions of 40 calls; call(i, stream) makes call i (the
+// callers rotate their weight copies by i). DEV_GRAPH=1: each repetition's calls are captured into one
+// CUDA graph and replayed, as the bench times them (no host launch cost between kernels), after ~50 ms
+// of replays (sustained clocks and power) unless DEV_BURST=1; else launched back to back.
+template <class Call>
+double time_calls(Call&& call) {
+  cudaEvent_t e0, e1;
+  CK(cudaEventCreate(&e0));
+  CK(cudaEventCreate(&e1));
+  std::vector<float> t;
+  const int iters = 40;
+  const bool graph = std::getenv("DEV_GRAPH") != nullptr;
+  cudaStream_t st = nullptr;
+  if (graph) CK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+  auto launches = [&](int rep) {
+    for (int i = 0; i < iters; ++i) call(rep * iters + i, st);
+  };
+  for (int rep = 0; rep < 7; ++rep) {
+    cudaGraphExec_t exec = nullptr;
+    if (graph) {
+      cudaGraph_t g;
+      CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+      launches(rep);
+      CK(cudaStreamEndCapture(st, &g));
+      CK(cudaGraphInstantiate(&exec, g, 0));
+      CK(cudaGraphDestroy(g));
+      CK(cudaGraphLaunch(exec, st));   // warm-up replay
+      if (!std::getenv("DEV_BURST")) {
+        const auto t0 = std::chrono::steady_clock::now();
+        while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(50)) {
+          CK(cudaGraphLaunch(exec, st));
+          CK(cudaStreamSynchronize(st));
+        }
+      }
+    }
+    CK(cudaEventRecord(e0, st));
+    if (graph)
+      CK(cudaGraphLaunch(exec, st));
+    else
+      launches(rep);
+    CK(cudaEventRecord(e1, st));
+    CK(cudaEventSynchronize(e1));
+    if (exec) CK(cudaGraphExecDestroy(exec));
+    float ms;
+    CK(cudaEventElapsedTime(&ms, e0, e1));
+    t.push_back(ms * 1000.f / iters);
+  }
+  if (st) CK(cudaStreamDestroy(st));
+  CK(cudaEventDestroy(e0));
+  CK(cudaEventDestroy(e1));
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
 // L: a launcher type with launch(params, device, sms, stream, splits), G::kTileM and ctas_per_sm(device).
 // PL (mode probe): after the timing, one launch of this launcher's kernel on the copy of the weights
 // touched longest ago (so it streams from HBM), and its probe summary.
@@ -406,59 +464,13 @@ void run_with(const char* label, const Shape& sh, int N, int splits_req, bool ti
                                     : L::plan(M, K, sms, dev, 0, g_max_ctas).splits;
   double us = 0;
   if (time_it) {
-    cudaEvent_t e0, e1;
-    CK(cudaEventCreate(&e0));
-    CK(cudaEventCreate(&e1));
-    std::vector<float> t;
-    const int iters = 40;
-    // DEV_GRAPH=1: the launches of a repetition are captured into one CUDA graph and replayed, as the
-    // bench times them (no host launch cost between kernels); else launched back to back.
-    const bool graph = std::getenv("DEV_GRAPH") != nullptr;
-    cudaStream_t st = nullptr;
-    if (graph) CK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
-    auto launches = [&](int rep) {
-      for (int i = 0; i < iters; ++i) {
-        const int c = (rep * iters + i) % copies;
-        p.w = w[c];
-        p.scales = s[c];
-        p.zeros = z[c];
-        L::launch(p, dev, sms, st, splits_req, g_max_ctas);
-      }
-    };
-    for (int rep = 0; rep < 7; ++rep) {
-      cudaGraphExec_t exec = nullptr;
-      if (graph) {
-        cudaGraph_t g;
-        CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
-        launches(rep);
-        CK(cudaStreamEndCapture(st, &g));
-        CK(cudaGraphInstantiate(&exec, g, 0));
-        CK(cudaGraphDestroy(g));
-        CK(cudaGraphLaunch(exec, st));   // warm-up replay
-        // Replay for ~50 ms first, as the bench does (sustained clocks and power), unless DEV_BURST=1.
-        if (!std::getenv("DEV_BURST")) {
-          const auto t0 = std::chrono::steady_clock::now();
-          while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(50)) {
-            CK(cudaGraphLaunch(exec, st));
-            CK(cudaStreamSynchronize(st));
-          }
-        }
-      }
-      CK(cudaEventRecord(e0, st));
-      if (graph)
-        CK(cudaGraphLaunch(exec, st));
-      else
-        launches(rep);
-      CK(cudaEventRecord(e1, st));
-      CK(cudaEventSynchronize(e1));
-      if (exec) CK(cudaGraphExecDestroy(exec));
-      float ms;
-      CK(cudaEventElapsedTime(&ms, e0, e1));
-      t.push_back(ms * 1000.f / iters);
-    }
-    if (st) CK(cudaStreamDestroy(st));
-    std::sort(t.begin(), t.end());
-    us = t[t.size() / 2];
+    us = time_calls([&](int i, cudaStream_t st) {
+      const int c = i % copies;
+      p.w = w[c];
+      p.scales = s[c];
+      p.zeros = z[c];
+      L::launch(p, dev, sms, st, splits_req, g_max_ctas);
+    });
   }
   const double bytes = double(per) + double(N) * K * 2 + double(N) * M * 2;
   std::printf("%-28s %-14s N=%-3d splits=%d(%s) ctas/sm=%d  err=%.2e%s  %8.2f us  %7.0f GB/s\n", label, sh.name, N,
@@ -627,6 +639,75 @@ void run_pace(const char* label, const Shape& sh, int N) {
   run_probe<NoWeights, Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>(label, "no-w", sh, N, 0);
   run_probe<NothingLoaded, Act, Bits, Signed, Zero, NT, CW, R, ST, PerBlock>(label, "nothing", sh, N, 0);
 }
+
+// The catalog's wgmma decode configuration of (activation, weight type, token bucket NT, tile rows TM),
+// as decode_entry.cuh builds it, with a timing probe (NoProbe: the catalog's kernel itself).
+template <class Probe, class Act, WeightType WT, int NT, int TM>
+void run_catalog(const char* label, const Shape& sh, int N, int splits = 0) {
+  using D = DecodeGemm<Act, WT, NT, TM, /*Wgmma=*/true>;
+  constexpr int PW = wgmma_producer_warps(NT, TM, D::kZero);
+  using L = Launcher<Act, D::kBits, D::kSigned, D::kZero, NT, D::kCW, D::kR, D::kStages,
+                     &wg::decode_wgmma_kernel<Act, D::kBits, D::kSigned, D::kZero, NT, D::kCW, D::kR, D::kStages,
+                                              TM == 256, Probe, PW>,
+                     /*Pdl=*/false, /*SumWarp=*/false, /*KG=*/1, PW>;
+  static_assert(std::is_same<Probe, NoProbe>::value == std::is_same<L, typename D::L>::value,
+                "with NoProbe this is the catalog's launcher");
+  run_with<L, Act, D::kBits, D::kSigned, D::kZero>(label, sh, N, splits, true);
+}
+
+// Mode floors: how fast anything reads a layer's bytes here. A plain streaming read (16-byte loads,
+// four in flight per thread, a grid of `per_sm` x SMs CTAs of 512 threads) of one buffer the size of
+// the layer's packed weights and scales, rotated through copies past 256 MB like the timed modes.
+__global__ void __launch_bounds__(512) read_stream(const uint4* __restrict__ p, size_t n, unsigned* sink) {
+  uint32_t acc = 0;
+  const size_t stride = size_t(gridDim.x) * blockDim.x;
+  size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x;
+  for (; i + 3 * stride < n; i += 4 * stride) {
+    uint4 v[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) v[j] = __ldcs(p + i + j * stride);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) acc ^= v[j].x ^ v[j].y ^ v[j].z ^ v[j].w;
+  }
+  for (; i < n; i += stride) {
+    const uint4 v = __ldcs(p + i);
+    acc ^= v.x ^ v.y ^ v.z ^ v.w;
+  }
+  if (acc == 0x9E3779B9u) *sink = acc;   // keeps the loads; practically never stores
+}
+void run_read_floor(const Shape& sh, int bits) {
+  const size_t bytes = (size_t(sh.m) * sh.k * bits / 8 + size_t(sh.k / sh.g) * sh.m * 2 + 15) / 16 * 16;
+  const int copies = int((256ull << 20) / bytes + 1);
+  std::vector<uint4*> buf(copies);
+  for (auto& b : buf) {
+    CK(cudaMalloc(&b, bytes));
+    fill_bytes<<<1024, 256>>>(reinterpret_cast<unsigned char*>(b), bytes, 5);
+  }
+  unsigned* sink;
+  CK(cudaMalloc(&sink, 4));
+  int dev = 0, sms = 0;
+  CK(cudaGetDevice(&dev));
+  CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+  double best = 1e30;
+  for (int per_sm : {1, 2, 4}) {
+    const double us = time_calls([&](int i, cudaStream_t st) {
+      read_stream<<<sms * per_sm, 512, 0, st>>>(buf[i % copies], bytes / 16, sink);
+    });
+    best = std::min(best, us);
+    std::printf("read floor %-14s %6.1f MB  %d CTAs/SM  %8.2f us  %7.0f GB/s\n", sh.name, bytes / 1e6, per_sm, us,
+                bytes / us * 1e-3);
+  }
+  std::printf("read floor %-14s best %8.2f us\n", sh.name, best);
+  std::fflush(stdout);
+  for (auto& b : buf) CK(cudaFree(b));
+  CK(cudaFree(sink));
+}
+// The pipeline with trivial consumers: every copy, barrier and the exchange, but no conversion and no
+// wgmma (the fragments are the raw words, folded by XOR; results wrong, timing only).
+struct CopiesOnly : NoProbe {
+  static constexpr bool kConvert = false;
+  static constexpr bool kMma = false;
+};
 
 // Mode place: the device's cluster capacities at 1-4 CTAs per SM (an empty kernel whose shared memory
 // allows exactly that many), and where the CTAs of a clustered grid land: a kernel with that
@@ -1085,6 +1166,50 @@ int main(int argc, char** argv) {
     for (const Shape& sh : {reported, o70b}) {
       run_nox<__half, 4, true, false, 4, 4, 2, 6, false>("ws s4 nt4 cw4 r2 st6", sh, 32);
       run_nox<__half, 4, true, false, 8, 8, 1, 8, false>("ws s4 nt8 cw8 r1 st8", sh, 64);
+    }
+    return 0;
+  }
+  if (only == "floors") {   // read floor, the catalog's kernel, and its pipeline with trivial consumers
+    for (const Shape& sh : {reported, o8b, qkv8b, o70b, down, gate_up}) run_read_floor(sh, 4);
+    using F = __half;
+    for (const Shape& sh : {reported, o8b, qkv8b, o70b}) {
+      run_catalog<NoProbe, F, WeightType::S4, 2, 128>("cat s4 128x16", sh, 16);
+      run_catalog<CopiesOnly, F, WeightType::S4, 2, 128>("cat s4 128x16 copies-only", sh, 16);
+      run_catalog<NoProbe, F, WeightType::S4, 8, 64>("cat s4 64x64", sh, 64);
+      run_catalog<CopiesOnly, F, WeightType::S4, 8, 64>("cat s4 64x64 copies-only", sh, 64);
+      run_catalog<NoProbe, F, WeightType::S4, 8, 128>("cat s4 128x64", sh, 64);
+      run_catalog<CopiesOnly, F, WeightType::S4, 8, 128>("cat s4 128x64 copies-only", sh, 64);
+    }
+    for (const Shape& sh : {down, gate_up}) {
+      run_catalog<NoProbe, F, WeightType::S4, 2, 256>("cat s4 256x16", sh, 16);
+      run_catalog<CopiesOnly, F, WeightType::S4, 2, 256>("cat s4 256x16 copies-only", sh, 16);
+      run_catalog<NoProbe, F, WeightType::S4, 4, 256>("cat s4 256x32", sh, 32);
+      run_catalog<CopiesOnly, F, WeightType::S4, 4, 256>("cat s4 256x32 copies-only", sh, 32);
+      run_catalog<NoProbe, F, WeightType::S4, 8, 128>("cat s4 128x64", sh, 64);
+      run_catalog<CopiesOnly, F, WeightType::S4, 8, 128>("cat s4 128x64 copies-only", sh, 64);
+    }
+    return 0;
+  }
+  if (only == "bf16") {   // the catalog's bf16 wgmma configurations (and fp16 beside some, for the drift)
+    using B = __nv_bfloat16;
+    using F = __half;
+    for (const Shape& sh : {reported, o8b, qkv8b, o70b}) {
+      run_catalog<NoProbe, B, WeightType::S4, 2, 128>("cat s4 bf16 128x16", sh, 16);
+      run_catalog<NoProbe, F, WeightType::S4, 2, 128>("cat s4 f16 128x16", sh, 16);
+      run_catalog<NoProbe, B, WeightType::U4, 2, 128>("cat u4 bf16 128x16", sh, 16);
+      run_catalog<NoProbe, B, WeightType::S4, 4, 128>("cat s4 bf16 128x32", sh, 32);
+      run_catalog<NoProbe, B, WeightType::S4, 4, 64>("cat s4 bf16 64x32", sh, 32);
+      run_catalog<NoProbe, B, WeightType::S4, 6, 64>("cat s4 bf16 64x48", sh, 48);
+      run_catalog<NoProbe, B, WeightType::S4, 8, 64>("cat s4 bf16 64x64", sh, 64);
+      run_catalog<NoProbe, F, WeightType::S4, 8, 64>("cat s4 f16 64x64", sh, 64);
+      run_catalog<NoProbe, B, WeightType::S4, 8, 128>("cat s4 bf16 128x64", sh, 64);
+    }
+    for (const Shape& sh : {down, gate_up}) {
+      run_catalog<NoProbe, B, WeightType::S4, 2, 256>("cat s4 bf16 256x16", sh, 16);
+      run_catalog<NoProbe, F, WeightType::S4, 2, 256>("cat s4 f16 256x16", sh, 16);
+      run_catalog<NoProbe, B, WeightType::U4, 2, 256>("cat u4 bf16 256x16", sh, 16);
+      run_catalog<NoProbe, B, WeightType::S4, 4, 256>("cat s4 bf16 256x32", sh, 32);
+      run_catalog<NoProbe, B, WeightType::S4, 8, 128>("cat s4 bf16 128x64", sh, 64);
     }
     return 0;
   }
