@@ -1199,7 +1199,10 @@ int main(int argc, char** argv) {
       run_catalog<NoProbe, B, WeightType::U4, 2, 128>("cat u4 bf16 128x16", sh, 16);
       run_catalog<NoProbe, B, WeightType::S4, 4, 128>("cat s4 bf16 128x32", sh, 32);
       run_catalog<NoProbe, B, WeightType::S4, 4, 64>("cat s4 bf16 64x32", sh, 32);
+      run_catalog<NoProbe, F, WeightType::S4, 4, 64>("cat s4 f16 64x32", sh, 32);
       run_catalog<NoProbe, B, WeightType::S4, 6, 64>("cat s4 bf16 64x48", sh, 48);
+      run_catalog<NoProbe, F, WeightType::S4, 6, 64>("cat s4 f16 64x48", sh, 48);
+      run_catalog<NoProbe, F, WeightType::S4, 6, 128>("cat s4 f16 128x48", sh, 48);
       run_catalog<NoProbe, B, WeightType::S4, 8, 64>("cat s4 bf16 64x64", sh, 64);
       run_catalog<NoProbe, F, WeightType::S4, 8, 64>("cat s4 f16 64x64", sh, 64);
       run_catalog<NoProbe, B, WeightType::S4, 8, 128>("cat s4 bf16 128x64", sh, 64);

@@ -328,3 +328,31 @@ def test_quantize_round_trip_keeps_extreme_but_valid_weights():
         for name, y in _run_all(torch, x, qw):
             bad = compare(torch, y, ref, bound, act, f"{weight}/{act} {name}: ")
             assert bad is None, bad
+
+
+@pytest.mark.parametrize("weight", ["s4", "u4", "s8"])
+def test_bf16_results_scale_exactly_with_power_of_two_scales(weight):
+    """Scales (and zero terms) times 2^50 give outputs times 2^50, bit for bit, on every bf16 entry: a
+    power of two moves no rounding, so a kernel that rescales anything internally (the fourteenth
+    session tried bf16 fragments scaled by 2^-43, exact only for scales of 2^-60..2^38) must not change
+    a single bit between scales of ~2^-6 and ~2^44."""
+    import torch
+    if (weight, "bfloat16") not in TYPES:
+        pytest.skip("no bf16 kernels of this weight type in this build")
+    rng = np.random.default_rng(7)
+    q = _q_with_ends(rng, weight)
+    scales = rng.uniform(0.5, 2.0, size=(K // G, M)) / 64                # ~2^-6: inside the window
+    zp = rng.integers(0, 16, size=(K // G, M)) if weight == "u4" else None
+    small = _handmade(torch, weight, "bfloat16", q, scales, zp)
+    big = _handmade(torch, weight, "bfloat16", q, scales * 2.0 ** 50, zp)  # ~2^44: outside it
+    assert same_bits(torch, big.scales, (small.scales.float() * 2.0 ** 50).bfloat16())
+    if weight == "u4":
+        assert same_bits(torch, big.zeros, (small.zeros.float() * 2.0 ** 50).bfloat16())
+    for n in TOKENS:
+        x = torch.randn(n, K, device="cuda").bfloat16()
+        for (name, y_small), (_, y_big) in zip(_run_all(torch, x, small), _run_all(torch, x, big)):
+            assert bool(torch.isfinite(y_small).all()), f"{name} N={n}: non-finite outputs"
+            want = (y_small.float() * 2.0 ** 50).bfloat16()
+            assert same_bits(torch, y_big, want), (
+                f"{name} N={n}: outputs with scales * 2^50 are not the outputs * 2^50 "
+                f"({int((y_big != want).sum())} of {y_big.numel()} differ)")
