@@ -708,6 +708,12 @@ struct CopiesOnly : NoProbe {
   static constexpr bool kConvert = false;
   static constexpr bool kMma = false;
 };
+// Mode floors: an fp16 catalog configuration as built, then with CopiesOnly.
+template <WeightType WT, int NT, int TM>
+void run_catalog_and_copies(const char* label, const Shape& sh, int N) {
+  run_catalog<NoProbe, __half, WT, NT, TM>(label, sh, N);
+  run_catalog<CopiesOnly, __half, WT, NT, TM>((std::string(label) + " copies-only").c_str(), sh, N);
+}
 
 // Mode place: the device's cluster capacities at 1-4 CTAs per SM (an empty kernel whose shared memory
 // allows exactly that many), and where the CTAs of a clustered grid land: a kernel with that
@@ -1171,22 +1177,15 @@ int main(int argc, char** argv) {
   }
   if (only == "floors") {   // read floor, the catalog's kernel, and its pipeline with trivial consumers
     for (const Shape& sh : {reported, o8b, qkv8b, o70b, down, gate_up}) run_read_floor(sh, 4);
-    using F = __half;
     for (const Shape& sh : {reported, o8b, qkv8b, o70b}) {
-      run_catalog<NoProbe, F, WeightType::S4, 2, 128>("cat s4 128x16", sh, 16);
-      run_catalog<CopiesOnly, F, WeightType::S4, 2, 128>("cat s4 128x16 copies-only", sh, 16);
-      run_catalog<NoProbe, F, WeightType::S4, 8, 64>("cat s4 64x64", sh, 64);
-      run_catalog<CopiesOnly, F, WeightType::S4, 8, 64>("cat s4 64x64 copies-only", sh, 64);
-      run_catalog<NoProbe, F, WeightType::S4, 8, 128>("cat s4 128x64", sh, 64);
-      run_catalog<CopiesOnly, F, WeightType::S4, 8, 128>("cat s4 128x64 copies-only", sh, 64);
+      run_catalog_and_copies<WeightType::S4, 2, 128>("cat s4 128x16", sh, 16);
+      run_catalog_and_copies<WeightType::S4, 8, 64>("cat s4 64x64", sh, 64);
+      run_catalog_and_copies<WeightType::S4, 8, 128>("cat s4 128x64", sh, 64);
     }
     for (const Shape& sh : {down, gate_up}) {
-      run_catalog<NoProbe, F, WeightType::S4, 2, 256>("cat s4 256x16", sh, 16);
-      run_catalog<CopiesOnly, F, WeightType::S4, 2, 256>("cat s4 256x16 copies-only", sh, 16);
-      run_catalog<NoProbe, F, WeightType::S4, 4, 256>("cat s4 256x32", sh, 32);
-      run_catalog<CopiesOnly, F, WeightType::S4, 4, 256>("cat s4 256x32 copies-only", sh, 32);
-      run_catalog<NoProbe, F, WeightType::S4, 8, 128>("cat s4 128x64", sh, 64);
-      run_catalog<CopiesOnly, F, WeightType::S4, 8, 128>("cat s4 128x64 copies-only", sh, 64);
+      run_catalog_and_copies<WeightType::S4, 2, 256>("cat s4 256x16", sh, 16);
+      run_catalog_and_copies<WeightType::S4, 4, 256>("cat s4 256x32", sh, 32);
+      run_catalog_and_copies<WeightType::S4, 8, 128>("cat s4 128x64", sh, 64);
     }
     return 0;
   }
