@@ -61,6 +61,7 @@
 //   floors    how fast a plain streaming read moves each layer's bytes, against the catalog's kernel and
 //             its pipeline with trivial consumers (copies, barriers and the exchange only)
 //   bf16      the catalog's bf16 wgmma configurations (and some fp16 ones beside them)
+//   u4cat     the catalog's uint4 decode configurations (and some int4 ones beside them)
 // DEV_GRAPH=1 times every mode's launches as CUDA-graph replays, each graph first replayed for ~50 ms
 // as the bench does: under that load the H100 sits at its 700 W power cap and its SM clock falls from
 // 1.98 GHz to 1.45-1.9 GHz (nvidia-smi, thirteenth session), and the 64-token kernels read 5-15% slower
@@ -708,6 +709,14 @@ struct CopiesOnly : NoProbe {
   static constexpr bool kConvert = false;
   static constexpr bool kMma = false;
 };
+// Any catalog decode configuration (mma.sync or wgmma) through DecodeGemm's own launcher (mode u4cat).
+template <class Act, WeightType WT, int NT, int TM, bool Wgmma>
+void run_decode_entry(const char* label, const Shape& sh, int N) {
+  using D = DecodeGemm<Act, WT, NT, TM, Wgmma>;
+  g_max_ctas = D::max_ctas(132);
+  run_with<typename D::L, Act, D::kBits, D::kSigned, D::kZero>(label, sh, N, 0, true);
+  g_max_ctas = 0;
+}
 // Mode floors: an fp16 catalog configuration as built, then with CopiesOnly.
 template <WeightType WT, int NT, int TM>
 void run_catalog_and_copies(const char* label, const Shape& sh, int N) {
@@ -1212,6 +1221,24 @@ int main(int argc, char** argv) {
       run_catalog<NoProbe, B, WeightType::U4, 2, 256>("cat u4 bf16 256x16", sh, 16);
       run_catalog<NoProbe, B, WeightType::S4, 4, 256>("cat s4 bf16 256x32", sh, 32);
       run_catalog<NoProbe, B, WeightType::S4, 8, 128>("cat s4 bf16 128x64", sh, 64);
+    }
+    return 0;
+  }
+  if (only == "u4cat") {   // the catalog's uint4 decode configurations, fp16, at 1, 16, 32 and 64 tokens
+    using F = __half;
+    for (const Shape& sh : {reported, o8b, qkv8b, down8, o70b, qkv70b}) {
+      run_decode_entry<F, WeightType::U4, 1, 128, false>("cat u4 128x8 mma.sync", sh, 1);
+      run_decode_entry<F, WeightType::S4, 1, 128, false>("cat s4 128x8 mma.sync", sh, 1);
+      run_decode_entry<F, WeightType::U4, 2, 128, true>("cat u4 128x16", sh, 16);
+      run_decode_entry<F, WeightType::S4, 2, 128, true>("cat s4 128x16", sh, 16);
+      run_decode_entry<F, WeightType::U4, 4, 128, true>("cat u4 128x32", sh, 32);
+      run_decode_entry<F, WeightType::U4, 8, 64, true>("cat u4 64x64", sh, 64);
+    }
+    for (const Shape& sh : {down, gate_up}) {
+      run_decode_entry<F, WeightType::U4, 1, 256, false>("cat u4 256x8 mma.sync", sh, 1);
+      run_decode_entry<F, WeightType::U4, 2, 256, true>("cat u4 256x16", sh, 16);
+      run_decode_entry<F, WeightType::S4, 2, 256, true>("cat s4 256x16", sh, 16);
+      run_decode_entry<F, WeightType::U4, 4, 256, true>("cat u4 256x32", sh, 32);
     }
     return 0;
   }

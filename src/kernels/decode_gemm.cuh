@@ -52,7 +52,7 @@ constexpr int kStageBlocks = kStageK / 16;
 struct Params {
   const unsigned char* w;   // packed weights
   const void* scales;       // [K/g, M]
-  const void* zeros;        // [K/g, M] (z' = -s*z) or null
+  const void* zeros;        // [K/g, M] (z' = -s*z), or null: none, or (uint4) Maps::s spans them (make_maps)
   const void* x;            // [N, K]
   const void* bias;         // [M] or null
   void* y;                  // [N, M]
@@ -81,8 +81,8 @@ struct NoProbe {
 struct Maps {
   CUtensorMap w;   // packed weights as [K/16][M/16][block as 8-byte words]
   CUtensorMap x;   // activations [N][K]
-  CUtensorMap s;   // scales [K/g][M]
-  CUtensorMap z;   // zeros [K/g][M] (u4 only)
+  CUtensorMap s;   // scales [K/g][M]; uint4 with Params::zeros null: [scales, zeros][K/g][M]
+  CUtensorMap z;   // zeros [K/g][M] (u4 only, unless the scales' map spans them)
 };
 
 // The split-K exchange's layout (the split count is known at run time: it is the cluster size). Rank q
@@ -224,8 +224,15 @@ __device__ __forceinline__ void produce_stages(const Maps& maps, const Params& p
       else
         sm90::tma_load_3d(st + G::kXBytes, &maps.w, 0, mb0, ks / 16, &full[slot]);
       unsigned char* sdst = st + G::kXBytes + G::kWBytes;
-      sm90::tma_load_2d(sdst, &maps.s, mb0 * 16, ks / p.group, &full[slot]);
-      if constexpr (Zero) sm90::tma_load_2d(sdst + 2 * G::kTileM * 2, &maps.z, mb0 * 16, ks / p.group, &full[slot]);
+      // Params::zeros is null where Maps::s spans the scales and the zero terms (make_maps): one box of
+      // [2][2 groups][tile rows]. (A flag of its own in Params instead changed the register allocation of
+      // the int4 wgmma kernels, which read neither, and cost one of them 1-3%.)
+      if (Zero && p.zeros == nullptr) {
+        sm90::tma_load_3d(sdst, &maps.s, mb0 * 16, ks / p.group, 0, &full[slot]);
+      } else {
+        sm90::tma_load_2d(sdst, &maps.s, mb0 * 16, ks / p.group, &full[slot]);
+        if constexpr (Zero) sm90::tma_load_2d(sdst + 2 * G::kTileM * 2, &maps.z, mb0 * 16, ks / p.group, &full[slot]);
+      }
     }
     Probe::at(ProbePoint::kIssued, s);
   }
@@ -716,7 +723,11 @@ struct Launcher {
                        max_ctas);
   }
 
-  static Maps make_maps(const Params& prm) {
+  // The call's tensor maps. uint4: where the zero terms lie after the scales at a multiple of 16 bytes,
+  // one 3-D map spans both ([scales, zeros][K/g][M], the second dimension's stride their distance), so
+  // each stage takes one box for both and the producer issues three copies, not four; prm.zeros is then
+  // set to null, which tells the kernel (it reads the zero terms only through the maps).
+  static Maps make_maps(Params& prm) {
     constexpr CUtensorMapDataType act_type =
         std::is_same<Act, __half>::value ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
     const cuuint64_t m = cuuint64_t(prm.m), k = cuuint64_t(prm.k), n = cuuint64_t(prm.n);
@@ -736,6 +747,21 @@ struct Launcher {
       const cuuint32_t box[2] = {kStageK, G::kNPad};
       maps.x = make_tensor_map(act_type, 2, prm.x, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B,
                                CU_TENSOR_MAP_L2_PROMOTION_L2_128B);
+    }
+    if (Zero) {
+      const uintptr_t s_at = reinterpret_cast<uintptr_t>(prm.scales), z_at = reinterpret_cast<uintptr_t>(prm.zeros);
+      const cuuint64_t apart = z_at > s_at ? cuuint64_t(z_at - s_at) : 0;
+      const cuuint64_t dims[3] = {m, groups, 2};
+      const cuuint64_t strides[2] = {m * 2, apart};
+      const cuuint32_t box[3] = {G::kTileM, 2, 2};
+      // The driver checks the strides (multiples of 16 bytes, below 2^40, each spanning the dimensions
+      // inside it); whatever it refuses takes the two maps below.
+      if (apart % 16 == 0 && apart >= groups * m * 2 &&
+          encode_tensor_map(&maps.s, act_type, 3, prm.scales, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_NONE,
+                            CU_TENSOR_MAP_L2_PROMOTION_L2_128B) == CUDA_SUCCESS) {
+        prm.zeros = nullptr;
+        return maps;
+      }
     }
     const cuuint64_t dims[2] = {m, groups};
     const cuuint64_t strides[1] = {m * 2};

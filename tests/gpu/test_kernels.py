@@ -99,3 +99,35 @@ def test_quantize_matches_numpy_reference_exactly():
         np.testing.assert_array_equal(qw.packed.cpu().numpy(), ref.pack_ref(q, weight))
         wd = mixgemm.dequantize(qw).cpu().numpy()
         np.testing.assert_allclose(wd, ref.dequantize_ref(q, s, z, g), rtol=1e-6, atol=1e-7)
+
+
+U4_DECODE = [e for e in ENTRIES if e["weight"] == "u4" and e["family"] == "decode"]
+
+
+@pytest.mark.parametrize("entry", U4_DECODE, ids=[e["name"] for e in U4_DECODE])
+def test_uint4_scales_and_zeros_in_either_order(entry):
+    """The decode kernels copy a stage's uint4 scales and zero terms with one box where the zero terms lie
+    after the scales (one tensor map spans both) and with two otherwise: the same bits either way, next
+    to each other or apart, and the reference's values."""
+    import torch
+    act = ACT_OF[entry["act"]]
+    m, k, g = 1040, 512, 64
+    for n in sorted({1, entry["tile_n"]}):
+        _, x, qw = make_problem(torch, m, k, n, g, "u4", act, seed=11 + n)
+        count = qw.scales.numel()
+        outs = []
+        for zeros_first, gap in ((False, 0), (False, 24), (True, 0), (True, 40)):   # gaps in elements (16-byte steps)
+            buf = torch.empty(2 * count + gap, dtype=qw.scales.dtype, device="cuda")
+            first, second = buf[:count], buf[count + gap:]
+            s, z = (second, first) if zeros_first else (first, second)
+            s.copy_(qw.scales.reshape(-1))
+            z.copy_(qw.zeros.reshape(-1))
+            placed = mixgemm.QuantizedWeight(qw.packed, s.view(qw.scales.shape), z.view(qw.zeros.shape), qw.shape,
+                                             qw.group_size, qw.weight, qw.act_dtype)
+            y = torch.full((n, m), float("nan"), device="cuda", dtype=x.dtype)   # poison
+            mixgemm.linear(x, placed, out=y, kernel=entry["name"])
+            outs.append(y)
+        err = rel_err(torch, outs[0], reference(torch, x, qw))
+        assert err < TOL[act], f"{entry['name']} N={n}: rel err {err:.3e}"
+        for y in outs[1:]:
+            assert torch.equal(y, outs[0]), f"{entry['name']} N={n}: the placement of the zero terms changed the result"
