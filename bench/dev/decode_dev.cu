@@ -642,7 +642,7 @@ void run_pace(const char* label, const Shape& sh, int N) {
 }
 
 // The catalog's wgmma decode configuration of (activation, weight type, token bucket NT, tile rows TM),
-// as decode_entry.cuh builds it, with a timing probe (NoProbe: the catalog's kernel itself).
+// as decode_entry.cuh builds it, with a timing probe (the catalog's kernel itself: run_decode_entry).
 template <class Probe, class Act, WeightType WT, int NT, int TM>
 void run_catalog(const char* label, const Shape& sh, int N, int splits = 0) {
   using D = DecodeGemm<Act, WT, NT, TM, /*Wgmma=*/true>;
@@ -709,18 +709,22 @@ struct CopiesOnly : NoProbe {
   static constexpr bool kConvert = false;
   static constexpr bool kMma = false;
 };
-// Any catalog decode configuration (mma.sync or wgmma) through DecodeGemm's own launcher (mode u4cat).
+// Any catalog decode configuration (mma.sync or wgmma) through DecodeGemm's own launcher, with the
+// launches' CTA cap as DecodeGemm::run takes it (modes bf16, u4cat, floors).
 template <class Act, WeightType WT, int NT, int TM, bool Wgmma>
 void run_decode_entry(const char* label, const Shape& sh, int N) {
   using D = DecodeGemm<Act, WT, NT, TM, Wgmma>;
-  g_max_ctas = D::max_ctas(132);
+  int dev = 0, sms = 0;
+  CK(cudaGetDevice(&dev));
+  CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+  g_max_ctas = D::max_ctas(sms);
   run_with<typename D::L, Act, D::kBits, D::kSigned, D::kZero>(label, sh, N, 0, true);
   g_max_ctas = 0;
 }
 // Mode floors: an fp16 catalog configuration as built, then with CopiesOnly.
 template <WeightType WT, int NT, int TM>
 void run_catalog_and_copies(const char* label, const Shape& sh, int N) {
-  run_catalog<NoProbe, __half, WT, NT, TM>(label, sh, N);
+  run_decode_entry<__half, WT, NT, TM, /*Wgmma=*/true>(label, sh, N);
   run_catalog<CopiesOnly, __half, WT, NT, TM>((std::string(label) + " copies-only").c_str(), sh, N);
 }
 
@@ -1202,25 +1206,25 @@ int main(int argc, char** argv) {
     using B = __nv_bfloat16;
     using F = __half;
     for (const Shape& sh : {reported, o8b, qkv8b, o70b}) {
-      run_catalog<NoProbe, B, WeightType::S4, 2, 128>("cat s4 bf16 128x16", sh, 16);
-      run_catalog<NoProbe, F, WeightType::S4, 2, 128>("cat s4 f16 128x16", sh, 16);
-      run_catalog<NoProbe, B, WeightType::U4, 2, 128>("cat u4 bf16 128x16", sh, 16);
-      run_catalog<NoProbe, B, WeightType::S4, 4, 128>("cat s4 bf16 128x32", sh, 32);
-      run_catalog<NoProbe, B, WeightType::S4, 4, 64>("cat s4 bf16 64x32", sh, 32);
-      run_catalog<NoProbe, F, WeightType::S4, 4, 64>("cat s4 f16 64x32", sh, 32);
-      run_catalog<NoProbe, B, WeightType::S4, 6, 64>("cat s4 bf16 64x48", sh, 48);
-      run_catalog<NoProbe, F, WeightType::S4, 6, 64>("cat s4 f16 64x48", sh, 48);
-      run_catalog<NoProbe, F, WeightType::S4, 6, 128>("cat s4 f16 128x48", sh, 48);
-      run_catalog<NoProbe, B, WeightType::S4, 8, 64>("cat s4 bf16 64x64", sh, 64);
-      run_catalog<NoProbe, F, WeightType::S4, 8, 64>("cat s4 f16 64x64", sh, 64);
-      run_catalog<NoProbe, B, WeightType::S4, 8, 128>("cat s4 bf16 128x64", sh, 64);
+      run_decode_entry<B, WeightType::S4, 2, 128, true>("cat s4 bf16 128x16", sh, 16);
+      run_decode_entry<F, WeightType::S4, 2, 128, true>("cat s4 f16 128x16", sh, 16);
+      run_decode_entry<B, WeightType::U4, 2, 128, true>("cat u4 bf16 128x16", sh, 16);
+      run_decode_entry<B, WeightType::S4, 4, 128, true>("cat s4 bf16 128x32", sh, 32);
+      run_decode_entry<B, WeightType::S4, 4, 64, true>("cat s4 bf16 64x32", sh, 32);
+      run_decode_entry<F, WeightType::S4, 4, 64, true>("cat s4 f16 64x32", sh, 32);
+      run_decode_entry<B, WeightType::S4, 6, 64, true>("cat s4 bf16 64x48", sh, 48);
+      run_decode_entry<F, WeightType::S4, 6, 64, true>("cat s4 f16 64x48", sh, 48);
+      run_decode_entry<F, WeightType::S4, 6, 128, true>("cat s4 f16 128x48", sh, 48);
+      run_decode_entry<B, WeightType::S4, 8, 64, true>("cat s4 bf16 64x64", sh, 64);
+      run_decode_entry<F, WeightType::S4, 8, 64, true>("cat s4 f16 64x64", sh, 64);
+      run_decode_entry<B, WeightType::S4, 8, 128, true>("cat s4 bf16 128x64", sh, 64);
     }
     for (const Shape& sh : {down, gate_up}) {
-      run_catalog<NoProbe, B, WeightType::S4, 2, 256>("cat s4 bf16 256x16", sh, 16);
-      run_catalog<NoProbe, F, WeightType::S4, 2, 256>("cat s4 f16 256x16", sh, 16);
-      run_catalog<NoProbe, B, WeightType::U4, 2, 256>("cat u4 bf16 256x16", sh, 16);
-      run_catalog<NoProbe, B, WeightType::S4, 4, 256>("cat s4 bf16 256x32", sh, 32);
-      run_catalog<NoProbe, B, WeightType::S4, 8, 128>("cat s4 bf16 128x64", sh, 64);
+      run_decode_entry<B, WeightType::S4, 2, 256, true>("cat s4 bf16 256x16", sh, 16);
+      run_decode_entry<F, WeightType::S4, 2, 256, true>("cat s4 f16 256x16", sh, 16);
+      run_decode_entry<B, WeightType::U4, 2, 256, true>("cat u4 bf16 256x16", sh, 16);
+      run_decode_entry<B, WeightType::S4, 4, 256, true>("cat s4 bf16 256x32", sh, 32);
+      run_decode_entry<B, WeightType::S4, 8, 128, true>("cat s4 bf16 128x64", sh, 64);
     }
     return 0;
   }
