@@ -7,9 +7,9 @@ the right answer or raise TypeError/ValueError before launching anything. Cases 
 process under a per-case watchdog: a crash or a hang is recorded with its case, and the run goes on.
 
 Usage (from the repository root, with mixgemm importable):
-    python bench/fuzz.py --minutes 30                    # until 30 minutes pass
-    python bench/fuzz.py --cases 5000 --seed 7           # a fixed number of cases
-    python bench/fuzz.py --seed 7 --case 1234 -v         # repeat one case (the repro line of a failure)
+    python tools/fuzz.py --minutes 30                    # until 30 minutes pass
+    python tools/fuzz.py --cases 5000 --seed 7           # a fixed number of cases
+    python tools/fuzz.py --seed 7 --case 1234 -v         # repeat one case (the repro line of a failure)
 Prints progress, every failure with its repro line, and a summary; exit code 1 if any case failed.
 """
 import argparse
@@ -52,7 +52,7 @@ def main() -> int:
     summ = fz.supervise(seed, cases=cases, minutes=args.minutes, start=start, max_elems=args.max_elems,
                         max_work=args.max_work, case_timeout=args.case_timeout,
                         log=lambda s: print(s, flush=True), verbose=args.verbose or args.case is not None,
-                        repro_cmd="python bench/fuzz.py")
+                        repro_cmd="python tools/fuzz.py")
     print("\n" + summ.report(limit=50), flush=True)
     kernels = sorted(summ.kernels.items(), key=lambda kv: -kv[1])
     print(f"kernels that computed cases ({len(kernels)} of {len(mixgemm.kernels())}): "

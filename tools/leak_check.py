@@ -10,8 +10,8 @@ and emptying the framework caches):
   - host RSS (/proc/self/status VmRSS) and the number of Python objects tracked by gc.
 Exit code 1 if any of them grew past its limit between the warm-up and the end.
 
-Usage: python bench/leak_check.py                   # 1,000,000 calls (about 1-2 minutes on an H100)
-       python bench/leak_check.py --calls 20000 --checkpoints 4   # what tests/gpu/test_concurrency.py runs
+Usage: python tools/leak_check.py                   # 1,000,000 calls (about 1-2 minutes on an H100)
+       python tools/leak_check.py --calls 20000 --checkpoints 4   # what tests/gpu/test_concurrency.py runs
 """
 import argparse
 import gc

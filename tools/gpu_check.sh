@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command for the lent (offline) H100: build mixgemm from this checkout, run the GPU tests, run
 # the benchmark. Logs go to $OUT (or ./gpu_out). Usage, from the repository root:
-#   MIXGEMM_KERNELS='*' STEPS="build test bench" bash bench/gpu_check.sh
+#   MIXGEMM_KERNELS='*' STEPS="build test bench" bash tools/gpu_check.sh
 # Steps: build (from source), install (a prebuilt wheel from .prebuilt/), smoke, test, dev (the decode
 # development harness, modes in DEV_MODES), bench.
 # Needs the nvidia-cutlass wheel in .whl/ (pip download --no-deps -d .whl nvidia-cutlass==4.2.0.0);
@@ -17,6 +17,9 @@
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu_out}
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+# Every path below is relative to the repository root (this script lives in tools/).
+cd "$(dirname "$0")/.." || exit 1
 export PYTHONUNBUFFERED=1
 STEPS=${STEPS:-"build test bench"}
 PY=python3

@@ -1,4 +1,4 @@
-"""Driver for bench/sanitize.sh: every catalog entry at a few shapes (one off every tile), under compute-sanitizer.
+"""Driver for tools/sanitize.sh: every catalog entry at a few shapes (one off every tile), under compute-sanitizer.
 
 Only mixgemm's kernels run on the GPU: data is made on the host with NumPy and copied in (copies are not
 kernels), outputs are NaN-poisoned on the host, and torch serves only as the allocator. With
@@ -7,7 +7,7 @@ knows each array's exact bounds instead of a caching-allocator segment around it
 mixgemm's quantize/pack (once per weight), every selected entry, and dequantize for a light check of each
 result (a wrong result under a sanitizer points at the same bug class: races, missing barriers).
 
-Usage: python bench/sanitize_driver.py [--shapes full|small] [--kernels 'cutlass_*,decode_s4_*'] [--no-check]
+Usage: python tools/sanitize_driver.py [--shapes full|small] [--kernels 'cutlass_*,decode_s4_*'] [--no-check]
 Prints one line per launch; exit code 1 if a result check failed.
 """
 import argparse

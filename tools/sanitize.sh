@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # compute-sanitizer (memcheck, racecheck, synccheck) over every catalog entry at a few shapes (issue 5).
 #
-# Runs bench/sanitize_driver.py once per tool: every entry of mixgemm.kernels() (or those matching
+# Runs tools/sanitize_driver.py once per tool: every entry of mixgemm.kernels() (or those matching
 # SANITIZE_KERNELS) at on-tile and off-tile shapes, with mixgemm's own kernels the only ones launched
 # (data is copied from the host; see the driver's docstring). Logs go to $OUT/sanitize/<tool>.log
 # (sanitizer report) and $OUT/sanitize/<tool>.driver.txt (one line per launch); a summary table is
 # printed and appended to $OUT/sanitize/summary.txt. Exit code 1 if any tool reported an error, the
 # driver failed, or a tool timed out.
 #
-# Usage, from the repository root with mixgemm importable (e.g. after bench/gpu_check.sh's build step):
-#   bash bench/sanitize.sh                                        # memcheck, racecheck, synccheck
-#   SANITIZE_TOOLS=memcheck bash bench/sanitize.sh                # one tool
-#   SANITIZE_TOOLS=racecheck SANITIZE_KERNELS='decode_*' bash bench/sanitize.sh
+# Usage, from the repository root with mixgemm importable (e.g. after tools/gpu_check.sh's build step):
+#   bash tools/sanitize.sh                                        # memcheck, racecheck, synccheck
+#   SANITIZE_TOOLS=memcheck bash tools/sanitize.sh                # one tool
+#   SANITIZE_TOOLS=racecheck SANITIZE_KERNELS='decode_*' bash tools/sanitize.sh
 # Environment:
 #   OUT                logs under $OUT/sanitize (default ./gpu_out)
 #   SANITIZE_TOOLS     space-separated tools (default "memcheck racecheck synccheck"; initcheck also works)
