@@ -4,7 +4,7 @@ The bench (mixgemm.bench.time_rotating) replays a CUDA graph for ~50 ms before t
 sustained load the H100 runs at its 700 W power cap. This script times the library's two-producer
 128x64 decode kernel and the stock 256x64 tile with 2 or 3 weight copies rotated, 20 or 40 calls per
 graph, plain launches, and uniformly random packed bytes, to show how much the regime moves the number
-(bench/NOTES.md, "Thirteenth session"). Needs an H100 and torch; not part of the package or the tests.
+(docs/notes/measuring.md, "The power cap"). Needs an H100 and torch; not part of the package or the tests.
 """
 import math
 
