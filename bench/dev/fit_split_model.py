@@ -1,6 +1,10 @@
 """Checks the decode split plan's model (src/kernels/decode_splits.h) against the dev harness's mode `place`.
 
-Usage: python bench/dev/fit_split_model.py bench/results/dev/h100-sxm-place-*.txt
+Usage: python bench/dev/fit_split_model.py LOG [LOG ...]
+The mode `place` logs were removed from the tree (docs/notes/split-plan.md); get them from git history:
+    for f in 70fd4e0 capacity-plan more-shapes; do
+      git show b68cc5c:bench/results/dev/h100-sxm-place-$f.txt > /tmp/h100-sxm-place-$f.txt; done
+    python bench/dev/fit_split_model.py /tmp/h100-sxm-place-*.txt
 
 Reads, from the logs:
   - the cluster capacities at 1-4 CTAs per SM and the placements (busiest SM) of clustered grids, and

@@ -1,5 +1,5 @@
 """Sustained fp16 / bf16 tensor throughput of cuBLAS on one large GEMM: the tensor floor of a call
-under the H100's 700 W power cap (fourteenth session; log in bench/results/dev/h100-sxm-floors.txt).
+under the H100's 700 W power cap (docs/notes/floors.md; log: bench/results/dev/h100-sxm-floors.txt at f276478).
 
 A 64-token call of a large layer does 2*M*K*64 flops; at this rate they alone take flops / rate,
 whatever the kernel does about its bytes. Needs torch and a GPU. Run: python3 bench/dev/tensor_rate.py
