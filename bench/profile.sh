@@ -10,7 +10,7 @@
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu_out}
 mkdir -p "$OUT"
-KERNELS=${KERNELS:-"cutlass_s4_f16_128x16x64_c1x1_streamk decode_s4_f16_128x16x64_c1x1_clusterk"}
+KERNELS=${KERNELS:-"cutlass_s4_f16_128x16x64_c1x1_streamk_stauto decode_s4_f16_128x16x64_wgmma_w4x2_g1_p1_s8_stage"}
 for case in "$@"; do
   for kernel in $KERNELS; do
     tag=$(echo "$case $kernel" | tr ' ' '_')

@@ -3,7 +3,8 @@
 # the benchmark. Logs go to $OUT (or ./gpu_out). Usage, from the repository root:
 #   MIXGEMM_KERNELS='*' STEPS="build test bench" bash tools/gpu_check.sh
 # Steps: build (from source), install (a prebuilt wheel from .prebuilt/), smoke, test, dev (the decode
-# development harness, modes in DEV_MODES), bench.
+# development harness, modes in DEV_MODES), equiv (dispatch rule table vs the old heuristic), sass (md5
+# per kernel function), bench.
 # Needs the nvidia-cutlass wheel in .whl/ (pip download --no-deps -d .whl nvidia-cutlass==4.2.0.0);
 # nanobind and scikit-build-core come from the machine's own Python (--no-build-isolation).
 # Optional, to save device time:
@@ -76,12 +77,35 @@ PY
       ;;
     dev)
       # The decode development harness (bench/dev/decode_dev.cu): one compile, then each mode in DEV_MODES.
-      nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -Isrc -o /tmp/decode_dev bench/dev/decode_dev.cu \
+      $PY src/catalog/generate.py --out /tmp/decode_dev_gen --kernels 'decode_*' > /dev/null || exit 1
+      nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -Isrc -I/tmp/decode_dev_gen -o /tmp/decode_dev \
+        bench/dev/decode_dev.cu \
         > "$OUT/dev_build.log" 2>&1 || { tail -20 "$OUT/dev_build.log"; exit 1; }
       for mode in ${DEV_MODES:-check kgroups wgmma}; do
         timeout ${DEV_TIMEOUT:-120} /tmp/decode_dev "$mode" > "$OUT/dev_$mode.txt" 2>&1
         echo "dev $mode rc=$? ($(grep -c 'BAD\|NaN' "$OUT/dev_$mode.txt") bad lines)" | tee -a "$OUT/gpu.txt"
       done
+      ;;
+    equiv)
+      # The rule table against the heuristic it replaced, with this GPU's occupancy (bench/dev/dispatch_equivalence.cpp).
+      c++ -std=c++17 -O2 -Isrc -Ibuild/gpu/generated -I"$(dirname "$(which nvcc)")/../include" \
+        bench/dev/dispatch_equivalence.cpp build/gpu/libmixgemm_core.a -L"$(dirname "$(which nvcc)")/../lib64" \
+        -lcudart_static -ldl -lpthread -lrt -o /tmp/dispatch_equivalence > "$OUT/equiv_build.log" 2>&1 \
+        || { tail -20 "$OUT/equiv_build.log"; exit 1; }
+      /tmp/dispatch_equivalence 0 > "$OUT/equiv.txt" 2>&1; echo "equiv rc=$?: $(tail -1 "$OUT/equiv.txt")" | tee -a "$OUT/gpu.txt"
+      ;;
+    sass)
+      # One md5 per kernel function of the installed module's SASS (names included), for before/after checks.
+      so=$($PY -c "import mixgemm._C as c; print(c.__file__)")
+      cuobjdump -sass "$so" > /tmp/module.sass 2>&1
+      $PY - /tmp/module.sass > "$OUT/sass_md5.txt" <<'PY'
+import hashlib, re, sys
+text = open(sys.argv[1]).read()
+for chunk in [c for c in re.split(r"\n(?=\s*Function : )", text)[1:] if "Function :" in c]:
+    name = re.search(r"Function : (\S+)", chunk).group(1)
+    print(hashlib.md5(chunk.strip().encode()).hexdigest(), name)
+PY
+      echo "sass: $(wc -l < "$OUT/sass_md5.txt") kernel functions, md5 of all: $(md5sum < "$OUT/sass_md5.txt" | cut -c1-12)" | tee -a "$OUT/gpu.txt"
       ;;
     bench)
       $PY -m mixgemm bench ${BENCH_ARGS:-} --out "$OUT/results.jsonl" 2>"$OUT/bench_progress.log" | tee "$OUT/bench.txt"

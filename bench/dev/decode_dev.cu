@@ -76,6 +76,7 @@
 #include <string>
 #include <vector>
 
+#include "decode_configs.h"   // generated: src/catalog/generate.py --out <dir>, then -I<dir>
 #include "kernels/decode_entry.cuh"
 #include "kernels/decode_gemm.cuh"
 #include "kernels/decode_wgmma.cuh"
@@ -341,6 +342,7 @@ struct Problem {
 // The launches' CTA cap (launch's max_ctas; mode s8wg sets it to the SM count, as the catalog's int8
 // two-group kernels run).
 int64_t g_max_ctas = 0;
+double g_cta_load = 1.0;   // the plan's CTA load (run_decode_entry: the catalog entry's)
 
 // The median time of one call over 7 repetitions of 40 calls; call(i, stream) makes call i (the
 // callers rotate their weight copies by i). DEV_GRAPH=1: each repetition's calls are captured into one
@@ -445,7 +447,7 @@ void run_with(const char* label, const Shape& sh, int N, int splits_req, bool ti
   int dev = 0, sms = 0;
   CK(cudaGetDevice(&dev));
   CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-  L::launch(p, dev, sms, 0, splits_req, g_max_ctas);
+  L::launch(p, dev, sms, 0, splits_req, g_max_ctas, g_cta_load);
   CK(cudaDeviceSynchronize());
   std::vector<Act> hy(size_t(N) * M);
   std::vector<float> hr(size_t(N) * M);
@@ -462,7 +464,7 @@ void run_with(const char* label, const Shape& sh, int N, int splits_req, bool ti
   const double rel = maxerr / std::max(maxref, 1e-30);
   const int64_t tiles = (M + L::G::kTileM - 1) / L::G::kTileM;
   const int chosen = splits_req > 0 ? splits_req
-                                    : L::plan(M, K, sms, dev, 0, g_max_ctas).splits;
+                                    : L::plan(M, K, sms, dev, 0, g_max_ctas, g_cta_load).splits;
   double us = 0;
   if (time_it) {
     us = time_calls([&](int i, cudaStream_t st) {
@@ -470,7 +472,7 @@ void run_with(const char* label, const Shape& sh, int N, int splits_req, bool ti
       p.w = w[c];
       p.scales = s[c];
       p.zeros = z[c];
-      L::launch(p, dev, sms, st, splits_req, g_max_ctas);
+      L::launch(p, dev, sms, st, splits_req, g_max_ctas, g_cta_load);
     });
   }
   const double bytes = double(per) + double(N) * K * 2 + double(N) * M * 2;
@@ -645,11 +647,12 @@ void run_pace(const char* label, const Shape& sh, int N) {
 // as decode_entry.cuh builds it, with a timing probe (the catalog's kernel itself: run_decode_entry).
 template <class Probe, class Act, WeightType WT, int NT, int TM>
 void run_catalog(const char* label, const Shape& sh, int N, int splits = 0) {
-  using D = DecodeGemm<Act, WT, NT, TM, /*Wgmma=*/true>;
-  constexpr int PW = wgmma_producer_warps(NT, TM, D::kZero);
-  using L = Launcher<Act, D::kBits, D::kSigned, D::kZero, NT, D::kCW, D::kR, D::kStages,
-                     &wg::decode_wgmma_kernel<Act, D::kBits, D::kSigned, D::kZero, NT, D::kCW, D::kR, D::kStages,
-                                              TM == 256, Probe, PW>,
+  using C = typename catalog::CatalogDecode<Act, WT, NT * 8, TM>::Config;
+  using D = DecodeGemm<C>;
+  constexpr int PW = C::kProducerWarps;
+  using L = Launcher<Act, D::kBits, D::kSigned, D::kZero, NT, C::kConsumerWarps, C::kRowBlocks, C::kStages,
+                     &wg::decode_wgmma_kernel<Act, D::kBits, D::kSigned, D::kZero, NT, C::kConsumerWarps,
+                                              C::kRowBlocks, C::kStages, C::kPerKBlock, Probe, PW>,
                      /*Pdl=*/false, /*SumWarp=*/false, /*KG=*/1, PW>;
   static_assert(std::is_same<Probe, NoProbe>::value == std::is_same<L, typename D::L>::value,
                 "with NoProbe this is the catalog's launcher");
@@ -713,13 +716,17 @@ struct CopiesOnly : NoProbe {
 // launches' CTA cap as DecodeGemm::run takes it (modes bf16, u4cat, floors).
 template <class Act, WeightType WT, int NT, int TM, bool Wgmma>
 void run_decode_entry(const char* label, const Shape& sh, int N) {
-  using D = DecodeGemm<Act, WT, NT, TM, Wgmma>;
+  using C = typename catalog::CatalogDecode<Act, WT, NT * 8, TM>::Config;
+  static_assert(C::kWgmma == Wgmma, "the catalog's entry of this bucket and rows issues the other MMA");
+  using D = DecodeGemm<C>;
   int dev = 0, sms = 0;
   CK(cudaGetDevice(&dev));
   CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
   g_max_ctas = D::max_ctas(sms);
+  g_cta_load = C::kCtaLoad;
   run_with<typename D::L, Act, D::kBits, D::kSigned, D::kZero>(label, sh, N, 0, true);
   g_max_ctas = 0;
+  g_cta_load = 1.0;
 }
 // Mode floors: an fp16 catalog configuration as built, then with CopiesOnly.
 template <WeightType WT, int NT, int TM>
@@ -1596,7 +1603,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (only == "u4int") {   // uint4 at 8 tokens against int4, the catalog's 128-row (two groups) and 256-row tiles:
-                           // the A/B of the integer-zero-point conversion (tenth session, bench/NOTES.md)
+                           // the A/B of the integer-zero-point conversion (docs/notes/uint4-zeros.md)
     run_kg<__half, 4, false, true, 1, 4, 2, 8, 2>("kg2 u4 f16 nt1 cw4 r2 st8", g128, 7, 3, false);
     run_kg<__half, 4, false, true, 1, 4, 2, 8, 2>("kg2 u4 f16 nt1 cw4 r2 st8", small32, 5, 0, false);
     run_kg<__nv_bfloat16, 4, false, true, 1, 4, 2, 8, 2>("kg2 u4 bf16 nt1 cw4 r2 st8", small32, 8, 0, false);

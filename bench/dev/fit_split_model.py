@@ -10,18 +10,24 @@ Reads, from the logs:
   - the cluster capacities at 1-4 CTAs per SM and the placements (busiest SM) of clustered grids, and
     checks that the busiest SM is the fewest CTAs per SM at which the clusters fit;
   - the forced split counts of each (configuration, layer, N), and for each CTA load of the kernels
-    fitted in Launcher::kCtaLoad (two 64-row warpgroups, int8 on two consumer groups) how far the
+    fitted in the catalog (cta_load: two 64-row warpgroups, int8 on two consumer groups) how far the
     model's pick is from the measured fastest count (regret), so that the constants can be re-fitted
     when the kernels change.
 This is the C++ model re-stated for analysis (chunked plans, the capacity check, stage_time's table);
 the library does not run it.
 """
 import math
+import os
 import re
 import sys
 
 STAGE_K = 64
-BY_LOAD = [1.0, 1.0, 1.36, 1.92, 2.64, 3.55, 4.5]   # decode_splits.h, stage_time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "catalog"))
+import catalog  # noqa: E402
+from heuristic import TUNING  # noqa: E402  (the constants of src/dispatch/tuning.h)
+
+TUNED = {c.name: c.value for c in TUNING}
+BY_LOAD = TUNED["kStageTimeByLoad"]
 LINE = re.compile(r"(\S+ \S+ \S+ \S+ \S+ \S+)\s+(\S+)\s+N=(\d+)\s+splits=(\d+)\((\w+)\) ctas/sm=(\d+)\s+err=\S+\s+([\d.]+) us")
 SHAPES = {"reported": (3584, 8192), "8b.o": (4096, 4096), "8b.qkv": (6144, 4096), "8b.down": (4096, 14336),
           "70b.o": (8192, 8192), "70b.qkv": (10240, 8192)}
@@ -36,11 +42,11 @@ def shape_of(name):
 
 def stage_time(load, rows):
     if load >= 6:
-        shared = BY_LOAD[6] + 0.95 * (load - 6)
+        shared = BY_LOAD[6] + TUNED["kStageTimePerLoadAbove6"] * (load - 6)
     else:
         i = int(max(load, 0.0))
         shared = BY_LOAD[i] + (BY_LOAD[i + 1] - BY_LOAD[i]) * (max(load, 0.0) - i)
-    return max(1.0 + 0.53 * (max(1, rows // 128) - 1), shared)
+    return max(1.0 + TUNED["kChainPer128Rows"] * (max(1, rows // 128) - 1), shared)
 
 
 def chunked(stages, splits):
@@ -86,7 +92,7 @@ def allowed(cap, cfg, layer, cell, s):
     tiles, stages = -(-m // rows), k // STAGE_K
     splits, _ = chunked(stages, s)
     capped = cfg.startswith("kg2 s8")   # int8's two-group kernels: at most one CTA per SM's worth of CTAs
-    return s == 1 or not (stages // s < 2 or tiles * s > 5 * 132 // 2 or (capped and tiles * s > 132)
+    return s == 1 or not (stages // s < 2 or tiles * s > TUNED["kMaxGridCtasPerSmTimes2"] * 132 // 2 or (capped and tiles * s > 132)
                           or cap[cell["per_sm"]][splits] < tiles or (rows >= 128 and tiles >= 132))
 
 
@@ -127,7 +133,9 @@ def main():
     one_wave = [p for p in placements if cap[p[2]][p[1]] >= p[0]]
     agree = sum(busiest(cap, t, s, k) == b for t, s, k, b in one_wave)
     print(f"placement: the capacity rule names the busiest SM's CTAs in {agree} of {len(one_wave)} one-wave grids")
-    loads = {"two_warpgroups": 1.5, "s8_two_groups": 1.1}   # decode_gemm.cuh, Launcher::kCtaLoad
+    # the catalog's cta_load of the two-warpgroup 48/64-token tiles and of int8's two-group tiles
+    by_entry = {(e.weight, e.tile_m, e.tile_n): e.cta_load for e in catalog.ENTRIES if e.family == "decode"}
+    loads = {"two_warpgroups": by_entry[("s4", 128, 64)], "s8_two_groups": by_entry[("s8", 128, 8)]}
     print(f"{len(cells)} cells; mean regret of the model's picks: {100 * regret(cap, cells, loads, True):.2f}%")
     for key, values in (("two_warpgroups", (1.0, 1.3, 1.5, 2.0)), ("s8_two_groups", (1.0, 1.1, 1.2, 1.3, 2.0))):
         print(key, " ".join(f"{v}: {100 * regret(cap, cells, {**loads, key: v}):.2f}%" for v in values))

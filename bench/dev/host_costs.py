@@ -1,4 +1,4 @@
-"""Where a mixgemm.linear call's host time goes (fourteenth session probe): the eager call, the
+"""Where a mixgemm.linear call's host time goes (a probe): the eager call, the
 compiled core's launch alone, the fast path's pieces and torch's allocation calls, each the median of
 7 loops of 4000 calls (4096x4096 int4, N=1). Needs torch and an H100. Log (docs/notes/host-overhead.md):
 bench/results/dev/h100-sxm-host-costs.txt at ab1fe8d. Run: python3 bench/dev/host_costs.py

@@ -14,7 +14,7 @@ import mixgemm
 from mixgemm.bench import time_rotating
 
 M, K, GROUP, N = 8192, 28672, 128, 64
-KERNELS = ["decode_s4_f16_128x64x64_c1x1_clusterk", "cutlass_s4_f16_256x64x64_c1x1_streamk"]
+KERNELS = ["decode_s4_f16_128x64x64_wgmma_w8x1_g1_p2_s8_stage", "cutlass_s4_f16_256x64x64_c1x1_streamk_stauto"]
 
 
 def copy_of(q):

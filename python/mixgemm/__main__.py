@@ -14,8 +14,8 @@ def _cmd_kernels(args) -> int:
         return 0
     print(f"{len(ks)} kernels in this build (CUTLASS {mixgemm.cutlass_version}):")
     for k in ks:
-        print(f"  {k['name']:<44} {k['weight']}/{k['act']:<4} tile {k['tile_m']}x{k['tile_n']}x{k['tile_k']} "
-              f"cluster {k['cluster_m']}x1 {k['scheduler']:<8} {k['mma']}")
+        print(f"  {k['name']:<52} {k['weight']}/{k['act']:<4} tile {k['tile_m']}x{k['tile_n']}x{k['tile_k']} "
+              f"{k['mma']:<8} {k['scheduler']}")
     return 0
 
 
@@ -30,7 +30,8 @@ def _cmd_explain(args) -> int:
     print("candidates (best first):")
     for c in info["candidates"]:
         status = "ok" if not c["rejection"] else f"rejected: {c['rejection']}"
-        print(f"  {c['name']:<44} cost {c['score']:10.2f}  {status}")
+        cost = f"cost {c['cost']:9.2f}" if c["cost"] >= 0 else " " * 14
+        print(f"  {c['name']:<52} {cost}  {status if c['rejection'] else c['rule'] or status}")
     return 0 if info["kernel"] else 1
 
 

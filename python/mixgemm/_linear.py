@@ -20,8 +20,9 @@ _sm_count_cache: Dict[int, int] = {}
 
 
 def kernels() -> List[dict]:
-    """Every kernel compiled into this build: name, family, weight/activation types, tile, cluster, scheduler,
-    and the tensor-core instruction it issues (``mma``: "wgmma" or "mma.sync")."""
+    """Every kernel compiled into this build, with every value that shapes it (src/catalog/catalog.py's
+    fields: family, weight/activation types, tile, ``mma`` ("wgmma" or "mma.sync"), stages, warps, producer
+    warps, pipeline, and the split plan's knobs; docs/catalog.md lists them)."""
     return list(_C.kernels())
 
 
@@ -37,6 +38,12 @@ def explain(M: int, N: int, K: int, group_size: Optional[int] = 128, weight: str
             act_dtype: str = "float16", bias: bool = False, kernel: Optional[str] = None,
             device: Optional[int] = None) -> dict:
     """Which kernel ``linear`` would run for a problem, why, and why each other candidate would not.
+
+    Returns a dict: ``kernel`` (the pick, or None), ``reason`` (the heuristic rule that fired, the values
+    it compared, and the runner-up), ``sm_count``, and ``candidates`` in order of preference, each with
+    ``name``, ``rule`` (the rule that would pick it), ``cost`` (decode: stages walked per CTA x waves;
+    stock CUTLASS: its cost model; -1 where not computed) and ``rejection`` (why it cannot run, or "").
+    Set ``MIXGEMM_LOG_DISPATCH=1`` to print every choice as calls make it.
 
     ``M`` = out_features, ``N`` = tokens, ``K`` = in_features. ``device`` picks the GPU whose SM count and
     occupancy the heuristic uses, as ``linear`` on that device does (default: an H100's 132 SMs, without
@@ -238,8 +245,8 @@ def _torch_fast_path(x: Any, qw: QuantizedWeight, bias: Any, out: Any) -> Any:
     if hit is None:
         return None
     name, ws_bytes = hit
-    # x.new_empty: x's dtype (act, checked above) and device; 2.5 us against torch.empty's 3.5 (H100 host,
-    # fourteenth session, bench/results/dev/h100-sxm-host-costs.txt)
+    # x.new_empty: x's dtype (act, checked above) and device, and cheaper than torch.empty
+    # (docs/notes/host-overhead.md)
     y = out if out is not None else x.new_empty(out_shape)
     ws = x.new_empty(ws_bytes, dtype=torch.uint8) if ws_bytes else None
     _C.gemm_ptr(name, qw.packed.data_ptr(), qw.scales.data_ptr(), qw.zeros.data_ptr() if qw.zeros is not None else 0,

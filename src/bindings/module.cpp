@@ -118,9 +118,19 @@ nb::dict entry_dict(const KernelEntry& e) {
   d["tile_m"] = e.tile_m;
   d["tile_n"] = e.tile_n;
   d["tile_k"] = e.tile_k;
+  d["mma"] = e.mma;
   d["cluster_m"] = e.cluster_m;
   d["scheduler"] = e.scheduler;
-  d["mma"] = e.mma;
+  d["stages"] = e.stages;
+  d["consumer_warps"] = e.consumer_warps;
+  d["row_blocks"] = e.row_blocks;
+  d["consumer_groups"] = e.consumer_groups;
+  d["producer_warps"] = e.producer_warps;
+  d["pipeline"] = e.pipeline;
+  d["sum_warp"] = e.sum_warp;
+  d["cta_load"] = e.cta_load;
+  d["one_cta_per_sm"] = e.one_cta_per_sm;
+  d["any_n"] = e.any_n;
   return d;
 }
 
@@ -163,7 +173,8 @@ NB_MODULE(_C, m) {
     for (const Candidate& c : rank_candidates(p, sm_count, device)) {
       nb::dict d;
       d["name"] = c.entry->name;
-      d["score"] = c.score;
+      d["rule"] = c.rule;
+      d["cost"] = c.cost;
       d["rejection"] = c.rejection;
       cands.append(d);
     }

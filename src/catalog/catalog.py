@@ -1,7 +1,9 @@
-"""The kernel catalog: the one declarative list every other part is generated from.
+"""The kernel catalog: every compiled kernel and every value that shapes it.
 
-Each entry is one compiled kernel. generate.py turns this list into one .cu file per entry and the
-entry table that dispatch, tests, benchmarks and ``mixgemm.kernels()`` iterate. Edit here only.
+generate.py turns ENTRIES into one .cu file per entry (each decode entry's values as one named config
+struct), the entry table that dispatch, tests, benchmarks and ``mixgemm.kernels()`` iterate, and
+docs/catalog.md. No other file chooses a template value: to change a kernel, change its row here.
+Which entry serves which problem is heuristic.py's table; why each row is what it is, docs/notes/.
 """
 from __future__ import annotations
 
@@ -9,93 +11,159 @@ from dataclasses import dataclass
 
 # Weight formats: s4 = int4 symmetric (scale only), u4 = uint4 with zero points, s8 = int8 symmetric.
 WEIGHTS = {
-    "s4": dict(cpp_enum="WeightType::S4", cutlass_type="cutlass::int4b_t", zero=False),
-    "u4": dict(cpp_enum="WeightType::U4", cutlass_type="cutlass::uint4b_t", zero=True),
-    "s8": dict(cpp_enum="WeightType::S8", cutlass_type="int8_t", zero=False),
+    "s4": dict(cpp_enum="WeightType::S4", cutlass_type="cutlass::int4b_t", zero=False, bits=4),
+    "u4": dict(cpp_enum="WeightType::U4", cutlass_type="cutlass::uint4b_t", zero=True, bits=4),
+    "s8": dict(cpp_enum="WeightType::S8", cutlass_type="int8_t", zero=False, bits=8),
 }
 ACTS = {
     "f16": dict(cpp_enum="ActType::F16", cutlass_type="cutlass::half_t", cuda_type="__half"),
     "bf16": dict(cpp_enum="ActType::BF16", cutlass_type="cutlass::bfloat16_t", cuda_type="__nv_bfloat16"),
 }
 
+TILE_K = 64   # K depth of one pipeline stage (decode) or k-tile (CUTLASS): 128 bytes of 16-bit activations
+
 
 @dataclass(frozen=True)
 class Entry:
-    family: str          # "cutlass": stock CUTLASS sm90 mixed-input collective; "decode": our small-N kernel
-    weight: str          # key of WEIGHTS
-    act: str             # key of ACTS
-    tile_m: int
-    tile_n: int
-    tile_k: int
-    cluster_m: int
-    scheduler: str       # "streamk" | "persistent" | "clusterk" (split-K reduced inside a thread-block cluster)
-    mma: str = "wgmma"   # tensor-core instruction: "wgmma" (warpgroup MMA) | "mma.sync" (per-warp MMA)
+    """One compiled kernel. Fields that do not apply to a family keep their defaults."""
+    family: str                # "cutlass": stock CUTLASS sm90 collective; "decode": mixgemm's small-N kernels
+    weight: str                # key of WEIGHTS
+    act: str                   # key of ACTS
+    tile_m: int                # rows of W per CTA
+    tile_n: int                # tokens per CTA (decode: the token bucket, N padded up to it)
+    tile_k: int = TILE_K
+    mma: str = "wgmma"         # "wgmma" (warpgroup MMA) | "mma.sync" (per-warp MMA)
+    # stock CUTLASS
+    cluster_m: int = 1         # thread-block cluster along M
+    scheduler: str = "splitk"  # "streamk" (CUTLASS) | "splitk" (decode: split-K over a 1 x splits cluster)
+    # decode (CUTLASS entries keep the defaults: its collective builder chooses its own)
+    stages: int = 0            # shared-memory ring stages (CUTLASS: 0 = StageCountAutoCarveout)
+    consumer_warps: int = 0    # per consumer group
+    row_blocks: int = 0        # 16-row blocks per consumer warp (tile_m = 16 * consumer_warps * row_blocks)
+    consumer_groups: int = 1   # groups of consumer warps taking turns on the stages
+    producer_warps: int = 1    # TMA-issuing warps, taking alternate stages
+    pipeline: str = ""         # wgmma: "stage" (two stages' fragments live) | "kblock" (two K blocks')
+    sum_warp: bool = False     # mma.sync with zero points: sum_g(x) from an extra warp (else a ones-MMA)
+    # decode launch plan (host side; the same binary either way)
+    cta_load: float = 1.0      # a CTA's weight on its SM's stage rate, in 4-bit 128-row CTAs (decode_splits.h)
+    one_cta_per_sm: bool = False   # split K only as far as one CTA per SM
+    any_n: bool = False        # runs any N in chunks of tile_n tokens (each chunk streams W again)
 
     @property
     def name(self) -> str:
-        return (f"{self.family}_{self.weight}_{self.act}_{self.tile_m}x{self.tile_n}x{self.tile_k}"
-                f"_c{self.cluster_m}x1_{self.scheduler}")
+        """Every value that shapes the binary, in a fixed order (as CUTLASS's procedural_name())."""
+        base = f"{self.family}_{self.weight}_{self.act}_{self.tile_m}x{self.tile_n}x{self.tile_k}"
+        if self.family == "cutlass":
+            return f"{base}_c{self.cluster_m}x1_{self.scheduler}_stauto"
+        mma = self.mma.replace(".", "")
+        name = (f"{base}_{mma}_w{self.consumer_warps}x{self.row_blocks}_g{self.consumer_groups}"
+                f"_p{self.producer_warps}_s{self.stages}")
+        if self.pipeline:
+            name += f"_{self.pipeline}"
+        if self.sum_warp:
+            name += "_sumwarp"
+        return name
+
+    @property
+    def threads(self) -> int:
+        """Threads per CTA (decode): consumers, producers and the sum warp."""
+        return 32 * (self.consumer_warps * self.consumer_groups + self.producer_warps + int(self.sum_warp))
 
 
-# Tiles that span small to large N (tokens). Small-N tiles use stream-K so that all SMs stream weights
-# even when M / tile_m is far below the SM count; stream-K also falls back to data-parallel tiles on
-# its own when there are enough output tiles, so large tiles use it too.
-CUTLASS_TILES = [
-    # (tile_m, tile_n, cluster_m, scheduler)
-    (128, 16, 1, "streamk"),
-    (128, 32, 1, "streamk"),
-    (128, 64, 1, "streamk"),
-    (256, 64, 1, "streamk"),   # 64 tokens on large 4-bit weights: activations read once per 256 rows
-    (128, 128, 1, "streamk"),
-    (128, 256, 1, "streamk"),
+# Stock CUTLASS tiles (tile_m, tile_n), stream-K, cluster 1x1: they serve N beyond the decode buckets.
+# 256-row tiles only for 4-bit weights (docs/notes/tile-choice.md: int8 measured no gain).
+CUTLASS_TILES = {
+    "s4": [(128, 16), (128, 32), (128, 64), (256, 64), (128, 128), (128, 256)],
+    "u4": [(128, 16), (128, 32), (128, 64), (256, 64), (128, 128), (128, 256)],
+    "s8": [(128, 16), (128, 32), (128, 64), (128, 128), (128, 256)],
+}
+
+# The decode kernels of each weight format, the same for both activation types. Columns:
+#   tile_m, tokens  the CTA's rows and token bucket
+#   mma             "wgmma" (decode_wgmma.cuh) or "mma.sync" (decode_gemm.cuh)
+#   w x r           consumer warps x 16-row blocks per warp
+#   g               consumer groups (mma.sync only; two hide a warp's stage latency at 1-16 tokens)
+#   p               producer warps (two where one thread's TMA issue is slower than the consumers)
+#   s               stages (chosen so that two or three CTAs share an SM)
+#   pipe            wgmma pipeline: per stage, or per K block where 256 rows leave no registers for two stages
+#   load            cta_load for the split plan (fitted: docs/notes/split-plan.md)
+#   flags           "1cta": one CTA per SM at most; "any_n": the widest bucket, runs any N in chunks
+# Why each value: docs/notes/ (producer-warps.md, wgmma-pipeline.md, mma-sync-kernel.md, split-plan.md).
+_DECODE_4BIT = [
+    # tile_m tokens  mma       w  r  g  p  s  pipe      load  flags
+    (128,    8,  "mma.sync", 4, 2, 2, 1, 8, "",       1.0,  ""),
+    (128,   16,  "wgmma",    4, 2, 1, 1, 8, "stage",  1.0,  ""),
+    (128,   32,  "wgmma",    4, 2, 1, 1, 6, "stage",  1.0,  ""),
+    (128,   48,  "wgmma",    8, 1, 1, 2, 8, "stage",  1.5,  ""),
+    (128,   64,  "wgmma",    8, 1, 1, 2, 8, "stage",  1.5,  "any_n"),
+    (64,    32,  "wgmma",    4, 1, 1, 2, 8, "stage",  1.0,  ""),
+    (64,    48,  "wgmma",    4, 1, 1, 2, 8, "stage",  1.0,  ""),
+    (64,    64,  "wgmma",    4, 1, 1, 2, 6, "stage",  1.0,  "any_n"),
+    (256,    8,  "mma.sync", 8, 2, 1, 1, 6, "",       2.0,  ""),
+    (256,   16,  "wgmma",    8, 2, 1, 1, 6, "kblock", 2.0,  ""),
+    (256,   32,  "wgmma",    8, 2, 1, 2, 6, "kblock", 2.0,  ""),
 ]
-# 256-row stock tiles only for 4-bit weights: at N=64 they beat the 128-row tile from 80M int4/uint4
-# elements (70b.gate_up 138 vs 164 us), while int8 measured no gain or a loss (70b.qkv 45.8 vs 38.9 us,
-# 70b.down 104.5 vs 95.0, 70b.gate_up 182.0 vs 181.9; H100, bench at 8676ae7 against 6fc3650).
-WIDE_ROW_WEIGHTS = ("s4", "u4")
-
-# The decode family (src/kernels/decode_gemm.cuh): TMA-fed warp-specialised kernels for small N,
-# split-K across a thread-block cluster. (tile_m, tile_n) pairs: N up to tile_n tokens; 256-row tiles
-# for large weights, 128-row tiles for small ones, 64-row tiles at 32-64 tokens where their split plans
-# favour them (dispatch.cpp has the measured rules).
-# tile_k is the K depth of one pipeline stage.
-DECODE_TILES = [(128, 8), (128, 16), (128, 32), (128, 48), (128, 64), (64, 32), (64, 48), (64, 64), (256, 8), (256, 16),
-                (256, 32)]
-# Tiles that exist only as wgmma kernels (4-bit weights):
-#  - 128 rows x 48 tokens: m64n48k16 on two warpgroups of 64 rows, as at 64 tokens. At 33-48 tokens it
-#    is 3-9% faster than the 64-token kernel (fewer MMA columns and accumulators per stage; dev harness
-#    mode n48, H100, us, N=48: reported case 13.45 -> 12.60, 8b.qkv 12.59 -> 11.87, 8b.o 10.84 ->
-#    10.47, 8b.down 22.13 -> 20.66, 70b.o 26.53 -> 24.59).
-#  - 64 rows x 32, 48 and 64 tokens: one warpgroup, three CTAs per SM, half the partial sums per CTA;
-#    faster than the 128-row tile where its CTAs walk at most 1.3x the stages (dispatch.cpp; dev harness
-#    modes rows64 and rows64b, H100, us: N=64 70b.qkv 31.9 against 37.0 and the stock 256x64 tile's
-#    34.3, 8b.o 10.9 against 12.2, 5120x5120 12.8 against 14.1; 8b.o N=32 8.64 against 9.04, N=48 9.74
-#    against 10.46).
-WGMMA_ONLY_TILES = ((128, 48), (64, 32), (64, 48), (64, 64))
 
 
-def decode_mma(weight: str, tile_n: int) -> str:
-    """The decode kernel a (weight, token bucket) runs, as measured fastest on the H100 (bench/NOTES.md,
-    "wgmma decode kernel" and "64 tokens"): wgmma with the scales applied to the weight fragments for
-    16, 32 and 64 tokens of 4-bit weights (dev harness, N=16: reported case 16.6 -> 13.9 us, 70b.gate_up
-    97.7 -> 95.5 us; N=32 with the parallel cluster reduction: reported case 13.3 us and 70b.down 55.9 us
-    against the stock CUTLASS picks' 20.1 and 66.9 us; N=64 on two warpgroups of 64 rows: reported case
-    15.1 us, 8b.o 13.0 us against 23.1 and 17.8 us on the best stock tile and 21.6 and 16.1 us on
-    mma.sync); mma.sync elsewhere (at 8 tokens nothing to gain from wider MMAs, and int8 at 16 tokens
-    measured only 1-3% apart)."""
-    return "wgmma" if tile_n in (16, 32, 48, 64) and weight in ("s4", "u4") else "mma.sync"
+def _with_producers(rows: list, producers: dict) -> list:
+    """rows with the producer warps of the (tile_m, tokens) tiles in `producers` replaced."""
+    return [row[:6] + (producers.get(row[:2], row[6]),) + row[7:] for row in rows]
+
+
+DECODE_TILES = {
+    "s4": _DECODE_4BIT,
+    # uint4: four TMA boxes a stage where the zero terms do not share the scales' box, so two producers
+    # on the two-group 8-token tile and the 256-row 16-token tile as well.
+    "u4": _with_producers(_DECODE_4BIT, {(128, 8): 2, (256, 16): 2}),
+    "s8": [
+        # tile_m tokens  mma       w  r  g  p  s  pipe  load  flags
+        (128,    8,  "mma.sync", 4, 2, 2, 2, 8, "",    1.1,  "1cta"),
+        (128,   16,  "mma.sync", 4, 2, 2, 2, 8, "",    1.1,  "1cta"),
+        (128,   32,  "mma.sync", 4, 2, 1, 1, 8, "",    1.0,  ""),
+        (128,   64,  "mma.sync", 4, 2, 1, 1, 6, "",    1.0,  "any_n"),
+        (256,    8,  "mma.sync", 8, 2, 1, 1, 6, "",    2.0,  ""),
+        (256,   16,  "mma.sync", 8, 2, 1, 1, 5, "",    2.0,  ""),
+        (256,   32,  "mma.sync", 8, 2, 1, 1, 6, "",    2.0,  ""),
+    ],
+}
+
+
+def _decode_entry(weight: str, act: str, row: tuple) -> Entry:
+    tile_m, tokens, mma, warps, rows, groups, producers, stages, pipe, load, flags = row
+    # uint4 on mma.sync: the sum warp from 16 tokens, a ones-MMA below (docs/notes/mma-sync-kernel.md)
+    sum_warp = WEIGHTS[weight]["zero"] and mma == "mma.sync" and tokens >= 16
+    return Entry("decode", weight, act, tile_m, tokens, mma=mma, stages=stages, consumer_warps=warps,
+                 row_blocks=rows, consumer_groups=groups, producer_warps=producers, pipeline=pipe,
+                 sum_warp=sum_warp, cta_load=load, one_cta_per_sm="1cta" in flags, any_n="any_n" in flags)
 
 
 ENTRIES = [
-    Entry("cutlass", w, a, tm, tn, 64, cm, sched)   # CUTLASS's sm90 collectives issue wgmma
-    for w in WEIGHTS
-    for a in ACTS
-    for (tm, tn, cm, sched) in CUTLASS_TILES
-    if tm == 128 or w in WIDE_ROW_WEIGHTS
+    Entry("cutlass", w, a, tm, tn, scheduler="streamk")
+    for w in WEIGHTS for a in ACTS for (tm, tn) in CUTLASS_TILES[w]
 ] + [
-    Entry("decode", w, a, tm, tn, 64, 1, "clusterk", decode_mma(w, tn))
-    for w in WEIGHTS
-    for a in ACTS
-    for (tm, tn) in DECODE_TILES
-    if (tm, tn) not in WGMMA_ONLY_TILES or decode_mma(w, tn) == "wgmma"
+    _decode_entry(w, a, row) for w in WEIGHTS for a in ACTS for row in DECODE_TILES[w]
 ]
+
+
+def check_entry(e: Entry) -> None:
+    """The constraints the kernels static_assert, caught at generation time with a readable message."""
+    assert e.tile_k == TILE_K, e.name
+    if e.family == "cutlass":
+        assert e.mma == "wgmma" and e.scheduler == "streamk" and e.stages == 0, e.name
+        return
+    assert e.family == "decode", e.name
+    assert e.tile_m == 16 * e.consumer_warps * e.row_blocks, f"{e.name}: tile_m != 16 * warps * row blocks"
+    assert e.tile_n == 8 or e.tile_n % 16 == 0, f"{e.name}: token tiles are loaded in pairs"
+    assert e.stages % e.producer_warps == 0, f"{e.name}: each ring slot has one producer"
+    if e.mma == "wgmma":
+        assert e.tile_n in (16, 32, 48, 64) and e.consumer_warps % 4 == 0, e.name
+        assert e.consumer_groups == 1 and not e.sum_warp and e.pipeline in ("stage", "kblock"), e.name
+    else:
+        assert e.mma == "mma.sync" and e.pipeline == "" and e.tile_m in (128, 256), e.name
+        assert e.consumer_groups == 1 or not e.sum_warp, f"{e.name}: consumer groups take no sum warp"
+    assert e.any_n == (e.tile_n == 64), f"{e.name}: the widest bucket (and only it) chunks N"
+
+
+for _e in ENTRIES:
+    check_entry(_e)
+assert len({e.name for e in ENTRIES}) == len(ENTRIES), "entry names must be unique"

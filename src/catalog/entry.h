@@ -1,5 +1,5 @@
-// One catalog entry: what a kernel is (metadata, generated from src/catalog/catalog.py) and how to
-// run it (three functions). Kernels and dispatch see only this; bindings see only dispatch.
+// One catalog entry: what a kernel is (generated from src/catalog/catalog.py) and how to run it
+// (KernelOps). Kernels and dispatch see only this; bindings see only dispatch.
 #pragma once
 
 #include <cstddef>
@@ -15,8 +15,8 @@ enum class ActType : int { F16 = 0, BF16 = 1 };
 
 const char* weight_type_name(WeightType w);
 const char* act_type_name(ActType a);
-inline int weight_bits(WeightType w) { return w == WeightType::S8 ? 8 : 4; }
-inline bool weight_has_zero(WeightType w) { return w == WeightType::U4; }
+constexpr int weight_bits(WeightType w) { return w == WeightType::S8 ? 8 : 4; }
+constexpr bool weight_has_zero(WeightType w) { return w == WeightType::U4; }
 
 // A problem y[N, M] = x[N, K] @ W[M, K]^T (+ bias[M]) in PyTorch's F.linear convention.
 struct GemmProblem {
@@ -57,15 +57,23 @@ struct KernelOps {
   int64_t (*stage_walk)(const GemmProblem&, int sm_count, int device) = nullptr;
 };
 
+// One catalog entry as generated from src/catalog/catalog.py (its Entry fields, in that order).
 struct KernelEntry {
   const char* name;
-  const char* family;       // "cutlass" (stock sm90 collective)
+  const char* family;       // "cutlass" (stock sm90 collective) | "decode" (mixgemm's small-N kernels)
   WeightType weight;
   ActType act;
   int tile_m, tile_n, tile_k;
-  int cluster_m;
-  const char* scheduler;    // "streamk" | "persistent" | "clusterk"
   const char* mma;          // tensor-core instruction: "wgmma" | "mma.sync"
+  int cluster_m;
+  const char* scheduler;    // "streamk" (CUTLASS) | "splitk" (decode: split-K over a 1 x splits cluster)
+  int stages;               // 0: CUTLASS's builder chooses
+  int consumer_warps, row_blocks, consumer_groups, producer_warps;
+  const char* pipeline;     // wgmma decode: "stage" | "kblock"; else ""
+  bool sum_warp;
+  double cta_load;          // decode launch plan: a CTA's weight on its SM's stage rate
+  bool one_cta_per_sm;      // decode launch plan: split K only as far as one CTA per SM
+  bool any_n;               // runs any N in chunks of tile_n tokens
   const KernelOps* ops;
 };
 

@@ -1,7 +1,6 @@
-// Kernel selection: legality checks over the catalog plus a heuristic ranking.
-// Host code that makes no CUDA call itself, so it is unit-tested on machines without a GPU. With a
-// device index (>= 0) it asks the decode entries for their launch plans on that device
-// (KernelOps::stage_walk), which reads the device's occupancy once.
+// Kernel selection over the catalog: problem validation, legality checks, and the heuristic's pick
+// (heuristic.h). Host code that makes no CUDA call itself, so it is unit-tested on machines without a
+// GPU. With a device index (>= 0) the decode entries plan their launches on that device.
 #pragma once
 
 #include <string>
@@ -16,7 +15,8 @@ const KernelEntry* find_entry(const std::string& name);
 struct Candidate {
   const KernelEntry* entry;
   std::string rejection;   // empty when the kernel can run the problem
-  double score;            // heuristic cost; lower is preferred
+  std::string rule;        // the heuristic rule that picks it, "" if none
+  double cost;             // decode: stages walked per CTA x waves; CUTLASS: its cost model; -1 if not computed
 };
 
 // Every entry for the problem's weight/activation types, best first, with why others cannot run.
@@ -28,10 +28,11 @@ struct Selection {
   std::string reason;                   // why this one (or why none)
 };
 
-// The heuristic choice, or the named kernel (validated) when `forced` is non-empty.
+// The heuristic choice, or the named kernel (validated) when `forced` is non-empty. With the
+// environment variable MIXGEMM_LOG_DISPATCH set (to anything but "0"), each choice is printed to stderr.
 Selection select_kernel(const GemmProblem& p, int sm_count, const std::string& forced = "", int device = -1);
 
-// Problem-level validation shared by all kernels (shapes, group size). Empty when valid.
+// The rules every kernel shares (shapes, group size), checked before any entry's own. Empty when valid.
 std::string validate_problem(const GemmProblem& p);
 
 }  // namespace mixgemm

@@ -679,19 +679,6 @@ struct Launcher {
   using G = Geometry<Bits, NT, Zero, CW, R, STAGES, SumWarp, KG, PW>;
   static constexpr auto kernel = Kernel;
 
-  // A CTA's weight on its SM's stage rate (decode_splits.h, stage_time), fitted to the dev harness's
-  // forced split counts (mode place, eleventh session, H100: 120 cells over twelve layer shapes):
-  //  - the two 64-row warpgroups at 48 and 64 tokens, 1.5: two CTAs on an SM take 1.54-1.61x a lone
-  //    CTA's stage, against 1.30-1.38x for the 4-bit 128-row kernels at 1-32 tokens (weight 1). Any
-  //    weight from 1.5 to 2 picks the same counts (70b.o at 64 tokens: 2 splits, 25.2 us, not 3, 27.1);
-  //  - int8 on two consumer groups, 1.1: every weight from 1.05 to 1.2 picks the fastest count on all
-  //    20 int8 cells (8b.o at 1 token: 3 splits, 9.12 us, not 4, 9.59); 1.0 misses 8b.o by 5%, 1.3 or
-  //    more miss 5120x5120 by 9% (2 splits, not 3);
-  //  - 256-row tiles, 2.
-  static constexpr double kCtaLoad = Bits == 8 && KG == 2                      ? 1.1
-                                     : NT >= 6 && R == 1 && G::kTileM == 128 ? 1.5
-                                                                              : double(std::max(1, G::kTileM / 128));
-
   // Per device, once: the shared-memory attribute is set, and the CTAs per SM and the cluster
   // capacities (plan_splits) are read back: the kernel's own at its CTAs per SM, the device's
   // (device_cluster_capacity) at fewer.
@@ -716,10 +703,12 @@ struct Launcher {
 
   // The split plan launch() takes for m rows and k columns (plan_splits), with the device's cluster
   // capacities; device < 0: without them (no CUDA call), for a host-only estimate of the same plan.
-  static SplitPlan plan(int64_t m, int64_t k, int sm_count, int device, int splits = 0, int64_t max_ctas = 0) {
-    if (device < 0) return plan_splits(row_tiles(m), k, sm_count, splits, nullptr, SplitKernel{G::kTileM, 0, kCtaLoad}, max_ctas);
+  // cta_load: the CTA's weight on its SM's stage rate (SplitKernel; the catalog's entries pass theirs).
+  static SplitPlan plan(int64_t m, int64_t k, int sm_count, int device, int splits = 0, int64_t max_ctas = 0,
+                        double cta_load = 1.0) {
+    if (device < 0) return plan_splits(row_tiles(m), k, sm_count, splits, nullptr, SplitKernel{G::kTileM, 0, cta_load}, max_ctas);
     const Occupancy& o = occupancy(device);
-    return plan_splits(row_tiles(m), k, sm_count, splits, &o.capacity, SplitKernel{G::kTileM, o.ctas_per_sm, kCtaLoad},
+    return plan_splits(row_tiles(m), k, sm_count, splits, &o.capacity, SplitKernel{G::kTileM, o.ctas_per_sm, cta_load},
                        max_ctas);
   }
 
@@ -776,11 +765,11 @@ struct Launcher {
 
   // splits <= 0: choose (max_ctas > 0: among plans of at most that many CTAs, plan_splits).
   static void launch(const Params& base, int device, int sm_count, cudaStream_t stream, int splits = 0,
-                     int64_t max_ctas = 0) {
+                     int64_t max_ctas = 0, double cta_load = 1.0) {
     Params prm = base;
     const int64_t tiles = row_tiles(prm.m);
     occupancy(device);   // sets the shared-memory attribute once per device; throws on a bad index
-    const SplitPlan plan = Launcher::plan(prm.m, prm.k, sm_count, device, splits, max_ctas);
+    const SplitPlan plan = Launcher::plan(prm.m, prm.k, sm_count, device, splits, max_ctas, cta_load);
     prm.k_chunk = int(plan.stages_per_cta * kStageK);
     splits = plan.splits;
     const Maps maps = make_maps(prm);

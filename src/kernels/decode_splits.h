@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "dispatch/tuning.h"
+
 namespace mixgemm {
 namespace decode {
 
@@ -67,20 +69,20 @@ inline int64_t busiest_sm_ctas(int64_t tiles, int splits, int sm_count, const Cl
     return top;   // more than one wave (plan_splits skips such plans)
   }
   const int64_t ctas = tiles * splits;
-  const int64_t usable = std::max<int64_t>(1, sm_count - sm_count / 8);
+  const int64_t usable = std::max<int64_t>(1, sm_count - sm_count * tuning::kIdleSmsPerEight / 8);
   const int64_t busiest = (ctas + usable - 1) / usable;
   return ctas_per_sm > 0 ? std::min<int64_t>(busiest, ctas_per_sm) : busiest;
 }
 inline double stage_time(double load, int tile_rows) {
-  static constexpr double kByLoad[] = {1.0, 1.0, 1.36, 1.92, 2.64, 3.55, 4.5};
+  constexpr const double* by_load = tuning::kStageTimeByLoad;
   double shared;
   if (load >= 6.0) {
-    shared = kByLoad[6] + 0.95 * (load - 6.0);
+    shared = by_load[6] + tuning::kStageTimePerLoadAbove6 * (load - 6.0);
   } else {
     const int i = int(std::max(load, 0.0));
-    shared = kByLoad[i] + (kByLoad[i + 1] - kByLoad[i]) * (std::max(load, 0.0) - i);
+    shared = by_load[i] + (by_load[i + 1] - by_load[i]) * (std::max(load, 0.0) - i);
   }
-  const double chain = 1.0 + 0.53 * (std::max(1, tile_rows / 128) - 1);
+  const double chain = 1.0 + tuning::kChainPer128Rows * (std::max(1, tile_rows / 128) - 1);
   return std::max(chain, shared);
 }
 // How many waves the grid of a plan (tiles x splits CTAs, in clusters of `splits`) runs in: one per
@@ -133,7 +135,7 @@ inline SplitPlan plan_splits(int64_t tiles, int64_t k, int sm_count, int request
   const int top = std::min(std::max(kernel.ctas_per_sm, 1), ClusterCapacity::kMaxPerSm);
   double best_cost = split_cost(best, tiles, sm_count, costed, capacity);
   for (int s = 2; s <= kMaxSplits; ++s) {
-    if (kst / s < 2 || tiles * s > int64_t(5) * sm_count / 2 || (max_ctas > 0 && tiles * s > max_ctas)) break;
+    if (kst / s < 2 || tiles * s > int64_t(tuning::kMaxGridCtasPerSmTimes2) * sm_count / 2 || (max_ctas > 0 && tiles * s > max_ctas)) break;
     const SplitPlan plan = chunked_plan(kst, s);
     if (capacity != nullptr && capacity->clusters[top][plan.splits] < tiles) continue;
     const double cost = split_cost(plan, tiles, sm_count, costed, capacity);

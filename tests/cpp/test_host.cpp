@@ -51,6 +51,11 @@ static void test_catalog() {
     EXPECT(names.insert(e.name).second, "duplicate entry %s", e.name);
     EXPECT(e.ops && e.ops->check && e.ops->run && e.ops->workspace_size, "entry %s lacks ops", e.name);
     EXPECT(find_entry(e.name) == &e, "find_entry(%s)", e.name);
+    if (std::string(e.family) == "decode") {
+      EXPECT(e.tile_m == 16 * e.consumer_warps * e.row_blocks && e.stages > 0 && e.stages % e.producer_warps == 0,
+             "decode entry %s: geometry fields", e.name);
+      EXPECT(e.ops->stage_walk != nullptr, "decode entry %s lacks a stage walk", e.name);
+    }
   }
   EXPECT(find_entry("no_such_kernel") == nullptr, "unknown name found");
 }
@@ -61,18 +66,22 @@ static void test_dispatch() {
   p.weight = WeightType::S4; p.act = ActType::F16;
   Selection s = select_kernel(p, 132);
   // Small N: the narrowest 128-row decode bucket if built (fastest measured), else the narrowest
-  // CUTLASS tile.
-  const char* want = find_entry("decode_s4_f16_128x16x64_c1x1_clusterk") ? "decode_s4_f16_128x16x64_c1x1_clusterk"
-                     : find_entry("cutlass_s4_f16_128x16x64_c1x1_streamk") ? "cutlass_s4_f16_128x16x64_c1x1_streamk"
-                                                                             : nullptr;
-  if (want) EXPECT(s.entry && std::string(s.entry->name) == want, "N=16 picks %s", s.entry ? s.entry->name : s.reason.c_str());
+  // CUTLASS tile; and the reason names the rule that fired.
+  const char* want = find_entry("decode_s4_f16_128x16x64_wgmma_w4x2_g1_p1_s8_stage")
+                         ? "decode_s4_f16_128x16x64_wgmma_w4x2_g1_p1_s8_stage"
+                     : find_entry("cutlass_s4_f16_128x16x64_c1x1_streamk_stauto") ? "cutlass_s4_f16_128x16x64_c1x1_streamk_stauto"
+                                                                                    : nullptr;
+  if (want) {
+    EXPECT(s.entry && std::string(s.entry->name) == want, "N=16 picks %s", s.entry ? s.entry->name : s.reason.c_str());
+    EXPECT(s.reason.rfind("rule ", 0) == 0, "the reason names a rule: %s", s.reason.c_str());
+  }
   // A layer with enough 256-row tiles for every SM takes the 256-row decode tile.
   GemmProblem tall = p;
   tall.m = 57344;
   Selection st = select_kernel(tall, 132);
-  if (find_entry("decode_s4_f16_256x16x64_c1x1_clusterk"))
-    EXPECT(st.entry && std::string(st.entry->name) == "decode_s4_f16_256x16x64_c1x1_clusterk", "M=57344 N=16 picks %s",
-           st.entry ? st.entry->name : st.reason.c_str());
+  if (find_entry("decode_s4_f16_256x16x64_wgmma_w8x2_g1_p1_s6_kblock"))
+    EXPECT(st.entry && std::string(st.entry->name) == "decode_s4_f16_256x16x64_wgmma_w8x2_g1_p1_s6_kblock",
+           "M=57344 N=16 picks %s", st.entry ? st.entry->name : st.reason.c_str());
   // Large N: never a decode kernel.
   GemmProblem big = p;
   big.n = 4096;

@@ -88,7 +88,7 @@ def _has(weight, act, family, tile_m, tile_n):
 
 @pytest.mark.parametrize("weight", ["s4", "u4", "s8"])
 def test_32_tokens_take_the_wgmma_decode_kernel_else_stock_tiles(weight):
-    """dispatch.cpp: at 17-32 tokens the decode family is preferred only where it issues wgmma (int4,
+    """heuristic.py: at 17-32 tokens the decode family is preferred only where it issues wgmma (int4,
     uint4); int8's 32-token decode tile is mma.sync and the stock CUTLASS tiles serve it."""
     if not (_has(weight, "f16", "decode", 128, 32) and _has(weight, "f16", "cutlass", 128, 32)):
         pytest.skip("filtered build without the 32-token tiles")
@@ -101,7 +101,7 @@ def test_32_tokens_take_the_wgmma_decode_kernel_else_stock_tiles(weight):
 
 @pytest.mark.parametrize("weight,m,k,n,tile_m", [
     # the wgmma kernel (16 and 32 tokens): the split plan's cost model, as measured at each tile's best
-    # split count (dev harness mode splits, bench/NOTES.md "Split counts", us, 128 vs 256 rows)
+    # split count (docs/notes/split-plan.md, us, 128 vs 256 rows)
     ("s4", 3584, 8192, 16, 128),     # reported case: 9.6 vs 10.4 us
     ("s4", 4096, 4096, 32, 64),      # 8b.o: 64-row tiles, 8.64 vs 9.04 on 128 rows (rows64b; 256: 12.0)
     ("s4", 6144, 4096, 16, 128),     # 8b.qkv: 9.2-9.3 (4 or 6 splits) vs 9.8
@@ -124,7 +124,7 @@ def test_32_tokens_take_the_wgmma_decode_kernel_else_stock_tiles(weight):
     ("s8", 10240, 8192, 16, 256),    # 70b.qkv (84M): 38.3 vs 36.1
 ])
 def test_decode_row_tile_rule(weight, m, k, n, tile_m):
-    """dispatch.cpp's choice of 128- or 256-row decode tiles on the measured layers."""
+    """The rule table's choice of 128- or 256-row decode tiles on the measured layers (heuristic.py)."""
     bucket = 8 if n <= 8 else 16 if n <= 16 else 32
     if not (_has(weight, "f16", "decode", 128, bucket) and _has(weight, "f16", "decode", 256, bucket)
             and (bucket < 32 or weight == "s8" or _has(weight, "f16", "decode", 64, bucket))):
@@ -134,7 +134,7 @@ def test_decode_row_tile_rule(weight, m, k, n, tile_m):
 
 
 @pytest.mark.parametrize("weight,m,k,n,family,tile_m,tile_n", [
-    # 64 tokens (same-run candidates on the H100, bench/results/h100-sxm-candidates-n64-e85c3f1.jsonl, and
+    # 64 tokens (same-run candidates on the H100, docs/notes/tile-choice.md, and
     # for 70b.o the dev harness after the bulk-copy exchange): the wgmma decode kernel below 80M weight
     # elements, the stock 256-row tile from 80M
     ("s4", 3584, 8192, 64, "decode", 128, 64),      # reported case: 15.1 vs 23.1 us
@@ -151,7 +151,7 @@ def test_decode_row_tile_rule(weight, m, k, n, tile_m):
     ("s4", 57344, 8192, 128, "cutlass", 128, 128),  # past 64 tokens the 256x64 tile would read W twice
 ])
 def test_64_token_rule(weight, m, k, n, family, tile_m, tile_n):
-    """dispatch.cpp's choice at 33-64 tokens."""
+    """The rule table's choice at 33-64 tokens (heuristic.py)."""
     if not (_has(weight, "f16", "decode", 128, 64) and _has(weight, "f16", "cutlass", 128, 64)
             and (weight == "s8" or (_has(weight, "f16", "decode", 128, 48) and _has(weight, "f16", "decode", 64, 64)))
             and _has(weight, "f16", "cutlass", 128, 128) and (weight == "s8" or _has("s4", "f16", "cutlass", 256, 64))):

@@ -24,7 +24,7 @@ def test_kernels_listed_with_metadata():
         assert k["act"] in ("f16", "bf16")
         assert k["tile_m"] > 0 and k["tile_n"] > 0 and k["tile_k"] > 0
         assert k["name"].startswith(k["family"] + "_")
-        # the instruction each kernel issues, as the catalog declares it (catalog.py: decode_mma)
+        # the instruction each kernel issues, as the catalog declares it (catalog.py)
         assert k["mma"] in ("wgmma", "mma.sync")
         if k["family"] == "cutlass":
             assert k["mma"] == "wgmma"

@@ -1,6 +1,6 @@
 """Differential fuzzing of ``mixgemm.linear`` against an fp64 reference (issue 5).
 
-Shared by ``tests/gpu/test_fuzz.py`` (a seeded, bounded run) and ``bench/fuzz.py`` (long runs), and the
+Shared by ``tests/gpu/test_fuzz.py`` (a seeded, bounded run) and ``tools/fuzz.py`` (long runs), and the
 reference/error-bound helpers are shared with ``tests/gpu/test_numerics.py``.
 
 The contract under test: every input either gives a correct answer, or raises TypeError/ValueError
@@ -966,7 +966,7 @@ def supervise(seed: int, cases: Optional[int] = None, minutes: Optional[float] =
               explicit: Optional[List[Case]] = None, max_elems: int = 1 << 26, max_work: int = 1 << 35,
               case_timeout: float = 60.0, log: Callable[[str], None] = lambda s: None,
               progress_every: float = 15.0, verbose: bool = False, max_crashes: int = 25,
-              repro_cmd: str = "python bench/fuzz.py") -> Summary:
+              repro_cmd: str = "python tools/fuzz.py") -> Summary:
     """Run cases [start, start+cases) (or until `minutes` pass) in worker processes; see the module doc."""
     summ = Summary(seed=seed)
     t_start = time.time()
@@ -1093,5 +1093,5 @@ def _record(summ: Summary, case: Optional[Case], ev: dict, seed: int, repro_cmd:
 if __name__ == "__main__":
     if "--worker" in sys.argv[1:]:
         sys.exit(worker_main(sys.argv[1:]))
-    print("This is a library; run bench/fuzz.py (or python -m pytest tests/gpu/test_fuzz.py).", file=sys.stderr)
+    print("This is a library; run tools/fuzz.py (or python -m pytest tests/gpu/test_fuzz.py).", file=sys.stderr)
     sys.exit(2)

@@ -252,17 +252,17 @@ def test_graph_replay_matches_eager_for_every_entry():
 
 @pytest.mark.skipif(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1,
                     reason="cudaMemGetInfo is device-wide: other pytest-xdist workers on the same GPU move it; "
-                           "bench/gpu_check.sh runs this test on its own after the parallel run")
+                           "tools/gpu_check.sh runs this test on its own after the parallel run")
 def test_no_leak_over_20k_calls():
-    """bench/leak_check.py with a bounded call count: device memory (torch allocator and cudaMemGetInfo),
+    """tools/leak_check.py with a bounded call count: device memory (torch allocator and cudaMemGetInfo),
     host RSS and Python objects after 20k mixed calls stay where they were after the warm-up. Runs
     without other test processes on the GPU (see the skip condition)."""
-    cmd = [sys.executable, os.path.join(REPO, "bench", "leak_check.py"), "--calls", "20000", "--warmup", "3000",
+    cmd = [sys.executable, os.path.join(REPO, "tools", "leak_check.py"), "--calls", "20000", "--warmup", "3000",
            "--checkpoints", "4", "--max-rss-mib", "24", "--max-device-mib", "8", "--max-objects", "2000"]
     from ._isolate import _env
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=400, cwd=REPO, env=_env())
     except subprocess.TimeoutExpired:
-        pytest.fail("bench/leak_check.py --calls 20000 did not finish in 400 s (hang?)")
+        pytest.fail("tools/leak_check.py --calls 20000 did not finish in 400 s (hang?)")
     print(r.stdout[-3000:])
     assert r.returncode == 0, f"leak check failed (exit code {r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"

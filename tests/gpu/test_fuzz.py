@@ -3,7 +3,7 @@
 Every case either computes the right answer or raises TypeError/ValueError before launching anything
 (an out= array keeps its NaN poison). Cases run in a worker process under a per-case watchdog, so a
 crash or a hang is reported with its case instead of taking the test session down; see fuzz_cases.py.
-The long version is ``python bench/fuzz.py --minutes 30``.
+The long version is ``python tools/fuzz.py --minutes 30``.
 
 Environment: MIXGEMM_FUZZ_SEED (default 1), MIXGEMM_FUZZ_CASES (default 240).
 

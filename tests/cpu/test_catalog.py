@@ -1,0 +1,89 @@
+"""The catalog is the one source of kernel configuration: what the build reports is what
+src/catalog/catalog.py declares, the committed generated files are current, and dispatch explains its
+choice by the rule of src/catalog/heuristic.py that fired."""
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+import mixgemm
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "src" / "catalog"))
+import catalog  # noqa: E402
+import heuristic  # noqa: E402
+
+FIELDS = ["family", "weight", "act", "tile_m", "tile_n", "tile_k", "mma", "cluster_m", "scheduler", "stages",
+          "consumer_warps", "row_blocks", "consumer_groups", "producer_warps", "pipeline", "sum_warp", "cta_load",
+          "one_cta_per_sm", "any_n"]
+
+
+def test_committed_generated_files_are_current():
+    r = subprocess.run([sys.executable, str(ROOT / "src" / "catalog" / "generate.py"), "--check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_built_entries_are_the_catalogs():
+    declared = {e.name: e for e in catalog.ENTRIES}
+    built = mixgemm.kernels()
+    assert built, "no kernels in this build"
+    for k in built:
+        assert k["name"] in declared, f"{k['name']} is not in catalog.py"
+        e = declared[k["name"]]
+        for f in FIELDS:
+            assert k[f] == getattr(e, f), (k["name"], f, k[f], getattr(e, f))
+
+
+def test_names_encode_every_decode_knob():
+    for e in catalog.ENTRIES:
+        if e.family != "decode":
+            continue
+        for part in (f"{e.tile_m}x{e.tile_n}x{e.tile_k}", f"_w{e.consumer_warps}x{e.row_blocks}",
+                     f"_g{e.consumer_groups}", f"_p{e.producer_warps}", f"_s{e.stages}"):
+            assert part in e.name, (e.name, part)
+        assert e.mma.replace(".", "") in e.name and (not e.pipeline or e.name.endswith(e.pipeline))
+
+
+def test_catalog_rejects_an_impossible_entry():
+    bad = catalog.Entry("decode", "s4", "f16", 128, 16, stages=7, consumer_warps=4, row_blocks=2, producer_warps=2,
+                        pipeline="stage")
+    with pytest.raises(AssertionError, match="one producer"):
+        catalog.check_entry(bad)
+
+
+def test_every_rule_picks_an_entry_of_the_catalog():
+    names = {(e.weight, e.family, e.tile_m, e.tile_n, e.mma) for e in catalog.ENTRIES}
+    for weight, rules in heuristic.RULES.items():
+        assert rules[-2].pick == heuristic.CUTLASS_COST and rules[-1].pick == heuristic.DECODE_FALLBACK, weight
+        for r in rules[:-2]:
+            assert (weight,) + r.pick in names, (weight, r.name, r.pick)
+
+
+def _built(weight, family, tile_m, tile_n):
+    return any(k["weight"] == weight and k["act"] == "f16" and k["family"] == family and k["tile_m"] == tile_m
+               and k["tile_n"] == tile_n for k in mixgemm.kernels())
+
+
+def test_explain_names_the_rule_and_the_runner_up():
+    if not (_built("s4", "decode", 128, 16) and _built("s4", "decode", 256, 16)):
+        pytest.skip("filtered build without the 16-token decode tiles")
+    info = mixgemm.explain(3584, 16, 8192, group_size=64)
+    index = [r.name for r in heuristic.RULES_4BIT].index("9-16 tokens") + 1
+    assert info["reason"].startswith(f"rule {index}: 9-16 tokens"), info["reason"]
+    assert "generic stage cost 256 rows" in info["reason"] and "runner-up" in info["reason"], info["reason"]
+    first = info["candidates"][0]
+    assert first["name"] == info["kernel"] and first["rule"].startswith(f"rule {index}:") and first["cost"] > 0
+
+
+def test_log_dispatch_prints_each_choice():
+    code = "import mixgemm; mixgemm.explain(4096, 16, 4096, group_size=128)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=dict(os.environ, MIXGEMM_LOG_DISPATCH="1"))
+    assert r.returncode == 0, r.stderr
+    assert "mixgemm: M=4096 N=16 K=4096 group=128 s4/f16" in r.stderr and " -> " in r.stderr, r.stderr
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={k: v for k, v in os.environ.items() if k != "MIXGEMM_LOG_DISPATCH"})
+    assert "mixgemm: M=" not in quiet.stderr
