@@ -10,7 +10,7 @@
 //   wcheck    check, then the wgmma kernel's correctness cases (what the sanitizer runs)
 //   ncu       one launch each, for ncu
 //   u4, u4kg  uint4 vs int4 timings; uint4 with one or two consumer groups
-//   wgmma     the wgmma kernel of decode_wgmma.cuh: every type, then 16/32/64 tokens against mma.sync
+//   wgmma     the wgmma kernel of decode/kernel_wgmma.cuh: every type, then 16/32/64 tokens against mma.sync
 //   pdl       late-trigger programmatic dependent launch
 //   s8stages  int8 256-row stage counts
 //   fixed     small-layer fixed cost: short K, forced splits (fixedg: the same, graph-timed)
@@ -77,9 +77,7 @@
 #include <vector>
 
 #include "decode_configs.h"   // generated: src/catalog/generate.py --out <dir>, then -I<dir>
-#include "kernels/decode_entry.cuh"
-#include "kernels/decode_gemm.cuh"
-#include "kernels/decode_wgmma.cuh"
+#include "kernels/decode/entry.cuh"
 
 using namespace mixgemm;
 using namespace mixgemm::decode;
@@ -227,7 +225,7 @@ struct ClockProbeNoHint : ClockProbe {
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, class Probe>
 __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThreads)
     decode_kernel_probe(const __grid_constant__ Maps maps, const Params p) {
-  decode_body<Act, Bits, Signed, Zero, NT, CW, R, STAGES, false, Probe>(maps, p);
+  decode_body<Act, Bits, Signed, Zero, NT, CW, R, STAGES, Probe>(maps, p);
 }
 
 
@@ -519,6 +517,17 @@ void run_config(const char* label, const Shape& sh, int N, int splits_req, bool 
   run_with<Launcher<Act, Bits, Signed, Zero, NT, CW, R, ST>, Act, Bits, Signed, Zero>(label, sh, N, splits_req, time_it);
 }
 
+// Programmatic dependent launch with the trigger at the end of the main loop (an early trigger measured
+// 20-35% slower on large layers: docs/notes/floors.md).
+struct LatePdl : NoProbe {
+  static constexpr bool kPdl = true;
+};
+template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES>
+__global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES>::kThreads)
+    decode_kernel_pdl(const __grid_constant__ Maps maps, const Params p) {
+  decode_body<Act, Bits, Signed, Zero, NT, CW, R, STAGES, LatePdl>(maps, p);
+}
+
 // The same configuration as run_config with programmatic dependent launch (decode_kernel_pdl): in the
 // timing loop each launch may start while the previous one finishes its epilogue.
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST>
@@ -558,7 +567,7 @@ void run_wgmma_probe(const char* label, const Shape& sh, int N, int splits_req) 
       label, sh, N, splits_req, true);
 }
 
-// The wgmma kernel (decode_wgmma.cuh); PerBlock: its per-K-block pipeline (labels "wb", else "ws");
+// The wgmma kernel (decode/kernel_wgmma.cuh); PerBlock: its per-K-block pipeline (labels "wb", else "ws");
 // PW producer warps, each taking every PW-th stage.
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int ST, bool PerBlock, int PW = 1>
 void run_wgmma(const char* label, const Shape& sh, int N, int splits_req, bool time_it = true) {
@@ -644,7 +653,7 @@ void run_pace(const char* label, const Shape& sh, int N) {
 }
 
 // The catalog's wgmma decode configuration of (activation, weight type, token bucket NT, tile rows TM),
-// as decode_entry.cuh builds it, with a timing probe (the catalog's kernel itself: run_decode_entry).
+// as decode/entry.cuh builds it, with a timing probe (the catalog's kernel itself: run_decode_entry).
 template <class Probe, class Act, WeightType WT, int NT, int TM>
 void run_catalog(const char* label, const Shape& sh, int N, int splits = 0) {
   using C = typename catalog::CatalogDecode<Act, WT, NT * 8, TM>::Config;

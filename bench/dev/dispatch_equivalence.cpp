@@ -17,7 +17,7 @@
 
 #include "catalog/entry.h"
 #include "dispatch/dispatch.h"
-#include "kernels/decode_splits.h"
+#include "kernels/decode/splits.h"
 
 using namespace mixgemm;
 

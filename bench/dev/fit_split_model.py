@@ -1,4 +1,4 @@
-"""Checks the decode split plan's model (src/kernels/decode_splits.h) against the dev harness's mode `place`.
+"""Checks the decode split plan's model (src/kernels/decode/splits.h) against the dev harness's mode `place`.
 
 Usage: python bench/dev/fit_split_model.py LOG [LOG ...]
 The mode `place` logs were removed from the tree (docs/notes/split-plan.md); get them from git history:

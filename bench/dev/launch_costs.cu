@@ -4,7 +4,7 @@
 //   nvcc -std=c++17 -O2 -gencode arch=compute_90a,code=sm_90a -Isrc -o /tmp/launch_costs bench/dev/launch_costs.cu
 #include <chrono>
 #include <cstdio>
-#include "kernels/decode_gemm.cuh"
+#include "kernels/decode/launcher.cuh"
 using namespace mixgemm;
 __global__ void empty_k(int* p) { if (p && threadIdx.x == 1 << 20) *p = 1; }
 template <class F> void timeit(const char* label, F&& f, int n = 20000) {

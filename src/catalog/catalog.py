@@ -45,7 +45,7 @@ class Entry:
     pipeline: str = ""         # wgmma: "stage" (two stages' fragments live) | "kblock" (two K blocks')
     sum_warp: bool = False     # mma.sync with zero points: sum_g(x) from an extra warp (else a ones-MMA)
     # decode launch plan (host side; the same binary either way)
-    cta_load: float = 1.0      # a CTA's weight on its SM's stage rate, in 4-bit 128-row CTAs (decode_splits.h)
+    cta_load: float = 1.0      # a CTA's weight on its SM's stage rate, in 4-bit 128-row CTAs (decode/splits.h)
     one_cta_per_sm: bool = False   # split K only as far as one CTA per SM
     any_n: bool = False        # runs any N in chunks of tile_n tokens (each chunk streams W again)
 
@@ -80,7 +80,7 @@ CUTLASS_TILES = {
 
 # The decode kernels of each weight format, the same for both activation types. Columns:
 #   tile_m, tokens  the CTA's rows and token bucket
-#   mma             "wgmma" (decode_wgmma.cuh) or "mma.sync" (decode_gemm.cuh)
+#   mma             "wgmma" (decode/kernel_wgmma.cuh) or "mma.sync" (decode/kernel_mma_sync.cuh)
 #   w x r           consumer warps x 16-row blocks per warp
 #   g               consumer groups (mma.sync only; two hide a warp's stage latency at 1-16 tokens)
 #   p               producer warps (two where one thread's TMA issue is slower than the consumers)

@@ -39,7 +39,7 @@ def cpp_bool(v: bool) -> str:
 
 
 def decode_config(e, struct: str) -> str:
-    """The named config struct decode_entry.cuh's DecodeGemm reads (one per entry)."""
+    """The named config struct decode/entry.cuh's DecodeGemm reads (one per entry)."""
     return "\n".join([
         f"struct {struct} {{",
         f"  using Act = {ACTS[e.act]['cuda_type']};",
@@ -59,7 +59,7 @@ def decode_config(e, struct: str) -> str:
 def kernel_source(e) -> str:
     w, a = WEIGHTS[e.weight], ACTS[e.act]
     if e.family == "decode":
-        return (HEADER + '#include "kernels/decode_entry.cuh"\n\nnamespace mixgemm {\nnamespace {\n'
+        return (HEADER + '#include "kernels/decode/entry.cuh"\n\nnamespace mixgemm {\nnamespace {\n'
                 + decode_config(e, "Config") + "\n}  // namespace\n\n"
                 f"extern const KernelOps ops_{e.name} = decode::DecodeGemm<Config>::ops();\n"
                 "}  // namespace mixgemm\n")

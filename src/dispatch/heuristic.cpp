@@ -6,7 +6,7 @@
 #include <string>
 
 #include "heuristic_table.inc"   // generated: kRules
-#include "kernels/decode_splits.h"
+#include "kernels/decode/splits.h"
 
 namespace mixgemm {
 

@@ -7,7 +7,7 @@
 
 #include "catalog/entry.h"
 #include "dispatch/dispatch.h"
-#include "kernels/decode_splits.h"
+#include "kernels/decode/splits.h"
 #include "kernels/pack.h"
 
 using namespace mixgemm;

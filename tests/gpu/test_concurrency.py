@@ -5,7 +5,7 @@ Every body runs in a child process under a watchdog (tests/gpu/_isolate.py): a d
 fails the test with the child's Python stack instead of stopping the session.
 
 Results are compared bit for bit with a single-stream eager call of the same kernel: the decode
-kernels reduce split-K partials in a fixed order inside a cluster (decode_gemm.cuh), and the CUTLASS
+kernels reduce split-K partials in a fixed order inside a cluster (decode/pipeline.cuh), and the CUTLASS
 stream-K entries use CUTLASS's default deterministic reduction with a decomposition computed on the host
 from the SM count, so neither depends on which SMs are free (tests/gpu/test_no_hang.py found relaunches
 bit-identical). A mismatch is labelled non-deterministic (rounding-level differences) or wrong.

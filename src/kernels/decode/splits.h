@@ -26,12 +26,12 @@ inline SplitPlan chunked_plan(int64_t stages, int64_t splits) {
   return SplitPlan{int((stages + chunk - 1) / chunk), chunk};
 }
 
-// Where a clustered grid's CTAs land. The launcher (decode_gemm.cuh) reads it once per device:
+// Where a clustered grid's CTAs land. The launcher (decode/launcher.cuh) reads it once per device:
 // clusters[k][s] is how many clusters of s CTAs the device holds at once when at most k CTAs share an
 // SM (cudaOccupancyMaxActiveClusters), for k up to the kernel's own CTAs per SM. The hardware places a
-// grid of clusters so that its busiest SM holds the fewest CTAs these capacities allow: on the H100,
-// 461 of 461 grids measured (dev harness mode place, eleventh session: 8-216 row tiles, 1-8 splits,
-// 1-4 CTAs per SM; e.g. 32 clusters of 4 put two CTAs on 8 SMs, since only 30 fit at one per SM).
+// grid of clusters so that its busiest SM holds the fewest CTAs these capacities allow (every grid
+// measured on the H100; e.g. 32 clusters of 4 put two CTAs on 8 SMs, since only 30 fit at one per SM:
+// docs/notes/split-plan.md).
 struct ClusterCapacity {
   static constexpr int kMaxPerSm = 8;
   int clusters[kMaxPerSm + 1][kMaxSplits + 1] = {};
@@ -49,17 +49,14 @@ struct SplitKernel {
 };
 
 // The split-count cost model: a layer takes about (fixed cost) + (stages per CTA) x (the time of one
-// stage on the busiest SM). Fitted to the dev harness's modes `splits` (seventh session) and `place`
-// (eleventh; bench/NOTES.md "Split counts" and "Where the CTAs land").
+// stage on the busiest SM). The constants are fitted (dispatch/tuning.h; docs/notes/split-plan.md).
 //  - The busiest SM: from the device's cluster capacities where known (above). Without them the CTAs
-//    are taken as spread over 7/8 of the SMs, rounded up: every clustered grid of more than ~124 CTAs
-//    measured left 8 of the H100's 132 SMs empty.
+//    are taken as spread over the SMs less tuning::kIdleSmsPerEight in eight, rounded up (large
+//    clustered grids leave some SMs empty).
 //  - A stage's time against the busiest SM's load (its CTAs x their cta_load), in units of a lone
-//    4-bit 128-row CTA's stage (~0.26-0.30 us): a CTA's own chain sets the pace (1 for 128 rows,
-//    1.53 for 256) until the SM's share of HBM and tensor cores does. Fitted per stage with the
-//    fixed cost taken off, load 1 / 2 / 3 / 4: 1 / 1.30-1.38 / 1.79-1.93 / 2.64 for the 4-bit 128-row
-//    kernels at 1-32 tokens. Loads between the table's points are interpolated (the kernels' weights:
-//    Launcher::kCtaLoad).
+//    4-bit 128-row CTA's stage: a CTA's own chain sets the pace (1 for 128 rows, 1 + kChainPer128Rows
+//    for 256) until the SM's share of HBM and tensor cores does (kStageTimeByLoad, interpolated
+//    between its points; the kernels' loads are the catalog's cta_load).
 inline int64_t busiest_sm_ctas(int64_t tiles, int splits, int sm_count, const ClusterCapacity* capacity,
                                int ctas_per_sm) {
   if (capacity != nullptr && ctas_per_sm > 0) {
@@ -88,7 +85,7 @@ inline double stage_time(double load, int tile_rows) {
 // How many waves the grid of a plan (tiles x splits CTAs, in clusters of `splits`) runs in: one per
 // what the device holds at once, from the cluster capacities at the kernel's CTAs per SM or, without
 // them, from its CTA slots; one when ctas_per_sm is not known. The split cost below and the
-// dispatcher's stage walk (decode_entry.cuh) both count waves with it.
+// dispatcher's stage walk (decode/entry.cuh) both count waves with it.
 inline int64_t plan_waves(const SplitPlan& plan, int64_t tiles, int sm_count, int ctas_per_sm,
                           const ClusterCapacity* capacity) {
   if (ctas_per_sm <= 0) return 1;
@@ -108,27 +105,21 @@ inline double split_cost(const SplitPlan& plan, int64_t tiles, int sm_count, con
 // requested > 0: that split count (chunked). Else the cheapest plan by split_cost, fewer splits on a
 // tie, among those that
 //  - leave each CTA at least two stages;
-//  - keep the grid within 2.5 CTAs per SM (beyond, every measured grid was 10-60% slower);
+//  - keep the grid within tuning::kMaxGridCtasPerSmTimes2 / 2 CTAs per SM (beyond, every grid measured
+//    was slower);
 //  - fit in one wave: capacity->clusters[ctas_per_sm][s] at least the row tiles (null capacity: not
-//    known). A second wave costs more than the split it saves: 64-token kernel, 8b.qkv (48 row tiles;
-//    47 clusters of 5 fit) 21.9 us with 5 splits, 15.8 with 4 (dev harness mode splits64).
+//    known). A second wave costs more than the split it saves.
 // - max_ctas > 0: at most that many CTAs (int8's two-group kernels, 8 and 16 tokens, pass the SM count:
-//   there, two CTAs on one SM stream no faster than one, decode_entry.cuh).
-// No split when the row tiles of 128 or more rows alone give every SM a CTA (70b.gate_up N=16, 224
-// tiles: 96 us unsplit vs 107-178 us split 3-8 ways).
-// Measured against the rule it replaces (about 1.5 CTAs per SM), 16 tokens, us: 70b.qkv 25.5 -> 20.2
-// (4 splits, not 3), 70b.o 19.4 -> 17.5 (5, not 4), 8b.qkv 10.3 -> 9.2 (4, not 5). The busiest SM from
-// the capacities and the kernels' loads (eleventh session, mode place, us, old pick -> new): int8 8b.o
-// 1 token 9.59 -> 9.12 (3 splits, not 4: 32 clusters of 4 double 8 SMs), 16 tokens 10.30 -> 9.74;
-// 70b.o at 48 tokens 25.30 -> 24.40 and at 64 tokens 27.07 -> 25.20 (2 splits, one CTA per SM, not 3).
+//   there, two CTAs on one SM stream no faster than one: the catalog's one_cta_per_sm).
+// No split when the row tiles of 128 or more rows alone give every SM a CTA (splitting then only adds
+// the exchange). The measurements behind each rule: docs/notes/split-plan.md.
 inline SplitPlan plan_splits(int64_t tiles, int64_t k, int sm_count, int requested = 0,
                              const ClusterCapacity* capacity = nullptr, const SplitKernel& kernel = {},
                              int64_t max_ctas = 0) {
   const int64_t kst = std::max<int64_t>(k / kStageK, 1);
   if (requested > 0) return chunked_plan(kst, requested);
   SplitPlan best = chunked_plan(kst, 1);
-  // 64-row tiles (three CTAs per SM) still split when their tiles alone fill the SMs: 70b.qkv at 64
-  // tokens, 160 tiles, 46.6 us unsplit against 32.0 at 2 splits (dev harness mode n64wide, DEV_ROWS64).
+  // 64-row tiles (three CTAs per SM) still split when their tiles alone fill the SMs.
   if (tiles >= sm_count && kernel.tile_rows >= 128) return best;
   // Without capacities the costs count no waves and no occupancy cap (a host-only estimate).
   const SplitKernel costed{kernel.tile_rows, capacity != nullptr ? kernel.ctas_per_sm : 0, kernel.cta_load};

@@ -1,11 +1,10 @@
-// The decode family's wgmma kernel: the pipeline of decode_gemm.cuh (producer, TMA stages, split-K
-// exchange, unchanged) with warpgroup MMAs in place of mma.sync. Serves the 16-, 32- and
-// 64-token buckets of 4-bit weights in the catalog (decode_entry.cuh; bench/NOTES.md has the numbers).
+// The wgmma decode kernel (16-64 tokens of 4-bit weights): the shared pipeline (pipeline.cuh) with
+// warpgroup MMAs in place of mma.sync (docs/notes/wgmma-pipeline.md).
 //
 //  - Consumer warps form warpgroups; warpgroup g owns R slabs of 64 rows and warp w of the group the
 //    16 rows (w % 4) of each slab. That is one packed 16x16 block per K block, and the A fragment of
 //    wgmma.m64nNk16 held by one warp has the layout of mma.m16n8k16's A: the packed layout and the
-//    integer conversion are decode_kernel's.
+//    integer conversion are the mma.sync kernel's.
 //  - The activation box (N rows of 128 bytes, 128-byte swizzled, as the TMA writes it) is the K-major
 //    B operand: one shared-memory descriptor per stage, advanced 32 bytes per K block.
 //  - The group scale (and for uint4 the zero term z' = -s*z) is applied to the converted fragment in
@@ -13,19 +12,14 @@
 //    to wait for the wgmmas, no sum warp. The wgmmas of one step stay in flight while the warpgroup
 //    converts the next (wgmma.wait_group 1). Cost: one 16-bit multiply (or FMA) per weight pair and one
 //    16-bit rounding of each scaled weight, as in Marlin and CUTLASS's scale-in-registers mode.
-//    Measured on the H100 at N=16 against decode_kernel (dev harness, us): reported case 16.6 ->
-//    13.9, 8b.o 13.5 -> 12.3, 70b.o 29.7 -> 26.2 (128-row tiles); 70b.gate_up 97.7 -> 95.8, 70b.down
-//    62.4 -> 61.2 (256-row tiles); uint4 2-7% over int4 on the 256-row tiles in the harness (5-10% in
-//    the bench at 14cf925; 11-18% with decode_kernel's sum warp).
-//  - PW producer warps (decode_entry.cuh: two at 48 and 64 tokens, and on 64- and 256-row tiles at 32):
-//    producer w issues stages w, w + PW, ... (each ring slot has one producer), since one thread's TMA
-//    issue is slower than these tiles' consumers.
-//  - Two pipelines: per stage (PerBlock = false: two stages' fragments live, fastest on 128-row tiles)
-//    or per K block (PerBlock = true: two K blocks' fragments live, which leaves registers for 256-row
-//    tiles at three CTAs per SM).
+//  - PW producer warps: producer w issues stages w, w + PW, ... (each ring slot has one producer),
+//    where one thread's TMA issue is slower than the consumers (docs/notes/producer-warps.md).
+//  - Two pipelines: per stage (PerBlock = false: two stages' fragments live) or per K block (PerBlock =
+//    true: two K blocks' fragments live, which leaves registers for 256-row tiles at three CTAs per SM).
 #pragma once
 
-#include "kernels/decode_gemm.cuh"
+#include "kernels/decode/launcher.cuh"
+#include "kernels/decode/pipeline.cuh"
 
 namespace mixgemm {
 namespace decode {
@@ -118,8 +112,8 @@ template <class Act> __device__ __forceinline__ uint32_t splat(const Act* v) {
   return u | (u << 16);
 }
 
-// PerBlock: pipeline one K block at a time (else one stage at a time). Probe: decode_gemm.cuh's
-// timestamp hook (the dev harness's mode wprobe); NoProbe compiles to nothing.
+// PerBlock: pipeline one K block at a time (else one stage at a time). Probe: the policy hooks
+// (probe.cuh); NoProbe compiles to nothing.
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool PerBlock,
           class Probe = NoProbe, int PW = 1>
 __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false, 1, PW>::kThreads)
@@ -139,9 +133,7 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false,
   const CtaWork cta = cta_work<G>(p);
   const int k0 = cta.k0, nstages = cta.nstages, mb0 = cta.mb0;
 
-  if (tid == 32 * CW) prepare_producer<G, Zero>(maps, full);
-  __syncthreads();
-  Probe::at(ProbePoint::kReady);
+  cta_begin<G, Zero, Probe>(maps, full, tid);
 
   const int wgroup = warp / 4, wq = warp % 4;
   float acc[R][kD];
@@ -280,24 +272,19 @@ __global__ void __launch_bounds__(Geometry<Bits, NT, Zero, CW, R, STAGES, false,
     if (nstages > 0) release(nstages - 1);
   }
 
-  __syncthreads();
-  Probe::at(ProbePoint::kLoopDone);
-  float* xfer = reinterpret_cast<float*>(pipe);   // the split-K exchange (PartialChunks)
-  const PartialChunks pc(G::kTileM, kN, int(gridDim.y));
-  if (warp < CW) {
+  cta_end<G, Act, Probe>(p, pipe, full, tid, [&](float* xfer, const PartialChunks& pc) {
+    if (warp < CW) {
 #pragma unroll
-    for (int rr = 0; rr < R; ++rr)
+      for (int rr = 0; rr < R; ++rr)
 #pragma unroll
-      for (int c = 0; c < kD / 4; ++c)
-        store_fragment(xfer, pc, (wgroup * R + rr) * 4 + wq, c, lane, acc[rr][4 * c + 0], acc[rr][4 * c + 1],
-                       acc[rr][4 * c + 2], acc[rr][4 * c + 3]);
-  }
-  exchange_and_store<Act, G::kTileM, G::kThreads, Probe>(xfer, &full[G::kPartialsBarrier], pc, p, tid);
-  Probe::at(ProbePoint::kStored);
+        for (int c = 0; c < kD / 4; ++c)
+          store_fragment(xfer, pc, (wgroup * R + rr) * 4 + wq, c, lane, acc[rr][4 * c + 0], acc[rr][4 * c + 1],
+                         acc[rr][4 * c + 2], acc[rr][4 * c + 3]);
+    }
+  });
 }
 
-// decode_gemm.cuh's launcher (maps, splits, cluster launch) with this kernel; its geometry has no sum
-// warp, and PW producer warps.
+// The decode launcher (launcher.cuh) with this kernel; its geometry has no sum warp, and PW producer warps.
 template <class Act, int Bits, bool Signed, bool Zero, int NT, int CW, int R, int STAGES, bool PerBlock, int PW = 1>
 using Launcher = decode::Launcher<Act, Bits, Signed, Zero, NT, CW, R, STAGES,
                                   &decode_wgmma_kernel<Act, Bits, Signed, Zero, NT, CW, R, STAGES, PerBlock, NoProbe, PW>,

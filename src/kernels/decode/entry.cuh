@@ -3,10 +3,13 @@
 // from the config; this file only maps the names to the kernels' parameters.
 #pragma once
 
+#include <algorithm>
 #include <string>
 
-#include "kernels/decode_gemm.cuh"
-#include "kernels/decode_wgmma.cuh"
+#include "catalog/entry.h"
+#include "kernels/decode/kernel_mma_sync.cuh"
+#include "kernels/decode/kernel_wgmma.cuh"
+#include "kernels/decode/launcher.cuh"
 
 namespace mixgemm {
 namespace decode {
@@ -14,7 +17,7 @@ namespace decode {
 // A decode config (generated; the field list is catalog.py's Entry):
 //   using Act;                                  __half or __nv_bfloat16
 //   WeightType kWeight; int kTileM, kTokens;    tile rows and token bucket
-//   bool kWgmma;                                wgmma kernel (decode_wgmma.cuh), else mma.sync (decode_gemm.cuh)
+//   bool kWgmma;                                wgmma kernel (kernel_wgmma.cuh), else mma.sync (kernel_mma_sync.cuh)
 //   int kConsumerWarps, kRowBlocks, kConsumerGroups, kProducerWarps, kStages;
 //   bool kPerKBlock, kSumWarp;                  wgmma pipeline per K block; mma.sync sum warp
 //   double kCtaLoad; bool kOneCtaPerSm, kAnyN;  the launch plan's knobs
