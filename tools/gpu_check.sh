@@ -79,7 +79,7 @@ PY
       # The decode development harness (bench/dev/decode_dev.cu): one compile, then each mode in DEV_MODES.
       $PY src/catalog/generate.py --out /tmp/decode_dev_gen --kernels 'decode_*' > /dev/null || exit 1
       nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -Isrc -I/tmp/decode_dev_gen -o /tmp/decode_dev \
-        bench/dev/decode_dev.cu \
+        bench/dev/decode_dev.cu src/runtime/occupancy.cu \
         > "$OUT/dev_build.log" 2>&1 || { tail -20 "$OUT/dev_build.log"; exit 1; }
       for mode in ${DEV_MODES:-check kgroups wgmma}; do
         timeout ${DEV_TIMEOUT:-120} /tmp/decode_dev "$mode" > "$OUT/dev_$mode.txt" 2>&1

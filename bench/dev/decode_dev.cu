@@ -1,7 +1,10 @@
 // Development harness for the decode family (not part of the package): checks configurations of
 // decode_kernel against a naive fp32 reference and times them with weights streamed from HBM, so
-// one nvcc compile on the GPU machine explores many variants. Build and run (on the H100):
-//   nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -Isrc -o /tmp/decode_dev bench/dev/decode_dev.cu
+// one nvcc compile on the GPU machine explores many variants. Build and run (on the H100; the first
+// line writes decode_configs.h, the catalog's configs; tools/gpu_check.sh step dev does the same):
+//   python3 src/catalog/generate.py --out /tmp/gen --kernels 'decode_*'
+//   nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -Isrc -I/tmp/gen -o /tmp/decode_dev \
+//     bench/dev/decode_dev.cu src/runtime/occupancy.cu
 //   /tmp/decode_dev [mode]
 // (-gencode, not -arch=sm_90a: CUDA 13.0's nvcc -arch=sm_90a also builds compute_90 PTX, where ptxas rejects wgmma.)
 // Modes:

@@ -1,7 +1,8 @@
 // Host costs of a decode launch's pieces (docs/notes/host-overhead.md): encoding a tensor map, the
 // device query of the launcher's device guard, and cudaLaunchKernelEx of an empty kernel with and
 // without an 8-CTA cluster. Log: bench/results/dev/h100-sxm-host-costs.txt at ab1fe8d. Build and run (H100):
-//   nvcc -std=c++17 -O2 -gencode arch=compute_90a,code=sm_90a -Isrc -o /tmp/launch_costs bench/dev/launch_costs.cu
+//   nvcc -std=c++17 -O2 -gencode arch=compute_90a,code=sm_90a -Isrc -o /tmp/launch_costs bench/dev/launch_costs.cu \
+//     src/runtime/occupancy.cu
 #include <chrono>
 #include <cstdio>
 #include "kernels/decode/launcher.cuh"

@@ -6,6 +6,11 @@ raw cudaStream_t handle. Codes: weight 0=s4 1=u4 2=s8; act 0=f16 1=bf16; src 0=f
 from typing import Any, Optional
 
 cutlass_version: str
+row_block: int          # M (out_features) is a multiple of this
+k_step: int             # K (in_features) is a multiple of this
+fitted_sm_count: int    # SMs of the card the dispatch heuristic was fitted on (explain() without a device)
+
+def validate_problem(M: int, N: int, K: int, group: int, weight: int, act: int) -> str: ...   # "" when valid
 
 def kernels() -> list[dict[str, Any]]: ...   # every field of src/catalog/catalog.py's Entry, and the name
 def weight_atom(bits: int) -> list[int]: ...

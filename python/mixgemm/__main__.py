@@ -108,7 +108,7 @@ def main(argv=None) -> int:
     p.add_argument("--weight", default="s4", choices=["s4", "u4", "s8"])
     p.add_argument("--act", default="float16", choices=["float16", "bfloat16"])
     p.add_argument("--kernel", default=None, help="check a specific kernel instead of the heuristic's pick")
-    p.add_argument("--device", type=int, default=None, help="use this GPU's SM count (default: H100's 132)")
+    p.add_argument("--device", type=int, default=None, help="plan for this GPU (default: the H100 the heuristic was fitted on)")
     p.set_defaults(fn=_cmd_explain)
     p = sub.add_parser("demo", help="quantize a random weight, run linear, check it, time it (needs an H100)")
     p.add_argument("--M", type=int, default=3584)

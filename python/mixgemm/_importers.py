@@ -16,10 +16,9 @@ from . import _host
 from . import _interop as io
 from . import formats
 from ._quant import QuantizedWeight
-from ._types import ACT_CODES
+from ._types import ACT_CODES, check_weight_shape, dtype_name
 from .reference import round_to_act
 
-_ACT_ALIASES = {"f16": "float16", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
 
 _COMMON_DOC = """
     The result's arrays are of the framework of ``{home}`` and on its device: NumPy in, NumPy out (a host
@@ -48,7 +47,7 @@ def _resolve_act(act_dtype: Optional[str], scale_dtype: str) -> str:
             raise ValueError(f"scales are {scale_dtype}: pass act_dtype='float16' or 'bfloat16' to choose the "
                              "activation dtype (the scales are rounded to it)")
         return scale_dtype
-    act = _ACT_ALIASES.get(act_dtype, act_dtype) if isinstance(act_dtype, str) else act_dtype
+    act = dtype_name(act_dtype) if isinstance(act_dtype, str) else act_dtype
     if act not in ACT_CODES:
         raise ValueError(f"act_dtype must be 'float16' or 'bfloat16', got {act_dtype!r}")
     return act
@@ -84,10 +83,7 @@ def _build(q: np.ndarray, zero_points: Optional[np.ndarray], scales: np.ndarray,
     """q[M, K]: unsigned values with zero_points [G, M], or signed values when zero_points is None."""
     m, k = q.shape
     groups = scales.shape[0]
-    if m % 16:
-        raise ValueError(f"out_features M={m} must be a multiple of 16 (the packed layout's 16-row blocks)")
-    if k % 64:
-        raise ValueError(f"in_features K={k} must be a multiple of 64 (mixgemm kernels step K by 64)")
+    check_weight_shape(m, k)
     s_act = round_to_act(scales, act)
     if not np.all(np.isfinite(s_act)):
         raise ValueError(f"scales must be finite in {act}")

@@ -9,10 +9,10 @@ from __future__ import annotations
 import sys
 from typing import Any, Sequence, Tuple
 
+from ._types import dtype_name as canonical_dtype
+
 KDL_CUDA = 2
 
-# Canonical dtype names used across mixgemm.
-_DTYPE_ALIASES = {"half": "float16", "float": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 
 def framework_of(x: Any) -> str:
@@ -29,8 +29,7 @@ def framework_of(x: Any) -> str:
 
 
 def dtype_name(x: Any) -> str:
-    name = str(getattr(x, "dtype", "?")).replace("torch.", "")
-    return _DTYPE_ALIASES.get(name, name)
+    return canonical_dtype(str(getattr(x, "dtype", "?")).replace("torch.", ""))
 
 
 def shape_of(x: Any) -> Tuple[int, ...]:

@@ -12,7 +12,6 @@ from . import _interop as io
 from ._quant import QuantizedWeight
 from ._types import ACT_CODES, WEIGHT_CODES
 
-DEFAULT_SM_COUNT = 132   # H100 SXM; used by explain() when no GPU is named
 
 _lock = threading.Lock()
 _selection_cache: Dict[tuple, tuple] = {}
@@ -46,8 +45,8 @@ def explain(M: int, N: int, K: int, group_size: Optional[int] = 128, weight: str
     Set ``MIXGEMM_LOG_DISPATCH=1`` to print every choice as calls make it.
 
     ``M`` = out_features, ``N`` = tokens, ``K`` = in_features. ``device`` picks the GPU whose SM count and
-    occupancy the heuristic uses, as ``linear`` on that device does (default: an H100's 132 SMs, without
-    touching CUDA; the decode kernels' split plans then take every thread-block cluster to fit at once,
+    occupancy the heuristic uses, as ``linear`` on that device does (default: the SM count of the card the
+    heuristic was fitted on, ``mixgemm._C.fitted_sm_count``, an H100's 132, without touching CUDA; the decode kernels' split plans then take every thread-block cluster to fit at once,
     which can pick another row tile at 64 tokens than a call on the GPU).
     """
     if weight not in WEIGHT_CODES:
@@ -55,7 +54,7 @@ def explain(M: int, N: int, K: int, group_size: Optional[int] = 128, weight: str
     if act_dtype not in ACT_CODES:
         raise ValueError(f"act_dtype must be float16 or bfloat16, got {act_dtype!r}")
     g = K if group_size in (None, -1) else int(group_size)
-    sms = DEFAULT_SM_COUNT if device is None else _sm_count(device)
+    sms = _C.fitted_sm_count if device is None else _sm_count(device)
     out = dict(_C.explain(M, N, K, g, WEIGHT_CODES[weight], ACT_CODES[act_dtype], bias, sms, kernel or "",
                           -1 if device is None else int(device)))
     out["sm_count"] = sms

@@ -11,7 +11,8 @@ import numpy as np
 from . import _C
 from . import _arrayops as ax
 from . import _interop as io
-from ._types import ACT_CODES, PACK_FORMAT_VERSION, SOURCE_CODES, WEIGHT_BITS, WEIGHT_CODES, WEIGHT_HAS_ZERO, weight_format
+from ._types import (ACT_CODES, PACK_FORMAT_VERSION, SOURCE_CODES, WEIGHT_BITS, WEIGHT_CODES, WEIGHT_HAS_ZERO,
+                     check_weight_shape, dtype_name, weight_format)
 
 
 @dataclass(frozen=True)
@@ -296,15 +297,14 @@ def quantize(w: Any, bits: int = 4, group_size: Optional[int] = 128, symmetric: 
     if src not in SOURCE_CODES:
         raise TypeError(f"w must be float16, bfloat16 or float32, got {src}")
     act = act_dtype or (src if src in ACT_CODES else "float16")
-    act = {"f16": "float16", "bf16": "bfloat16", "half": "float16"}.get(act, act)
+    act = dtype_name(act)
     if act not in ACT_CODES:
         raise ValueError(f"act_dtype must be 'float16' or 'bfloat16', got {act_dtype!r}")
     wfmt = weight_format(bits, symmetric)
     g = k if group_size in (None, -1) else int(group_size)
     if g <= 0 or k % g:
         raise ValueError(f"group_size must be positive and divide in_features K={k}, got {group_size}")
-    if m % 16 or k % 64:
-        raise ValueError(f"w shape {shape}: out_features must be a multiple of 16 and in_features a multiple of 64")
+    check_weight_shape(m, k)
     if not io.is_c_contiguous(w):
         raise ValueError("w must be C-contiguous; call .contiguous() first")
     s = io.resolve_stream(stream, fw, dev)

@@ -6,8 +6,29 @@ WEIGHT_CODES = {"s4": 0, "u4": 1, "s8": 2}
 WEIGHT_BITS = {"s4": 4, "u4": 4, "s8": 8}
 WEIGHT_HAS_ZERO = {"s4": False, "u4": True, "s8": False}
 ACT_CODES = {"float16": 0, "bfloat16": 1}
-ACT_SHORT = {"float16": "f16", "bfloat16": "bf16"}
 SOURCE_CODES = {"float16": 0, "bfloat16": 1, "float32": 2}
+
+# Other spellings of the dtype names above that users and frameworks write ("half" is torch's, "f16" the
+# catalog's), mapped to the one mixgemm uses.
+DTYPE_ALIASES = {"half": "float16", "fp16": "float16", "f16": "float16", "bf16": "bfloat16", "float": "float32"}
+
+
+def dtype_name(name: str) -> str:
+    """The canonical spelling of a dtype name ("half" -> "float16"); other names unchanged."""
+    return DTYPE_ALIASES.get(name, name)
+
+
+def check_weight_shape(m: int, k: int) -> None:
+    """The shape rules every kernel shares (the compiled core's validate_problem), as a ValueError naming
+    the dimension: M (out_features) a multiple of the packed layout's 16-row blocks, K (in_features) a
+    multiple of the kernels' 64-column K step."""
+    from . import _C
+    if m % _C.row_block:
+        raise ValueError(f"out_features M={m} must be a multiple of {_C.row_block} (the packed layout's "
+                         f"{_C.row_block}-row blocks)")
+    if k % _C.k_step:
+        raise ValueError(f"in_features K={k} must be a multiple of {_C.k_step} (mixgemm kernels step K by "
+                         f"{_C.k_step})")
 
 # Version of the packed layout (weight_layout.cuh); bump when the byte order changes.
 PACK_FORMAT_VERSION = 1

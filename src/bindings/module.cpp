@@ -15,6 +15,7 @@
 
 #include "catalog/entry.h"
 #include "dispatch/dispatch.h"
+#include "dispatch/tuning.h"
 #include "kernels/pack.h"
 #include "runtime/device.h"
 
@@ -139,6 +140,15 @@ nb::dict entry_dict(const KernelEntry& e) {
 NB_MODULE(_C, m) {
   m.doc() = "mixgemm compiled core (private; use the mixgemm package)";
   m.attr("cutlass_version") = MIXGEMM_CUTLASS_VERSION_STRING;
+
+  m.attr("row_block") = kRowBlock;   // M is a multiple of this (the packed layout's 16-row blocks)
+  m.attr("k_step") = kKStep;         // K is a multiple of this (every kernel's K step)
+  m.attr("fitted_sm_count") = tuning::kFittedSmCount;   // the card the heuristic was fitted on
+
+  m.def("validate_problem", [](int64_t M, int64_t N, int64_t K, int64_t group, int weight, int act) {
+    return validate_problem(make_problem(M, N, K, group, weight, act, false));
+  }, nb::arg("M"), nb::arg("N"), nb::arg("K"), nb::arg("group"), nb::arg("weight"), nb::arg("act"),
+     "The shape rules every kernel shares: '' when the problem is valid, else why not.");
 
   m.def("kernels", [] {
     nb::list out;
@@ -279,7 +289,7 @@ NB_MODULE(_C, m) {
 
   m.def("pack", [](Array q_plain, MutArray packed, int64_t M, int64_t K, int bits, int device, uintptr_t stream) {
     if (bits != 4 && bits != 8) throw nb::value_error("bits must be 4 or 8");
-    if (M % 16 || K % 16) throw nb::value_error("packing needs M and K to be multiples of 16");
+    if (M % kRowBlock || K % kRowBlock) throw nb::value_error("packing needs M and K to be multiples of 16");
     require_cuda(q_plain, "q_plain", device);
     require_contiguous_bytes(q_plain, "q_plain", size_t(M * K));
     require_cuda(packed, "packed", device);
@@ -294,7 +304,7 @@ NB_MODULE(_C, m) {
   m.def("unpack", [](Array packed, MutArray q_plain, int64_t M, int64_t K, int bits, bool is_signed, int device,
                      uintptr_t stream) {
     if (bits != 4 && bits != 8) throw nb::value_error("bits must be 4 or 8");
-    if (M % 16 || K % 16) throw nb::value_error("packed weights need M and K to be multiples of 16");
+    if (M % kRowBlock || K % kRowBlock) throw nb::value_error("packed weights need M and K to be multiples of 16");
     require_cuda(packed, "packed", device);
     require_contiguous_bytes(packed, "packed", size_t(M * K * bits / 8));
     require_cuda(q_plain, "q_plain", device);
@@ -311,7 +321,7 @@ NB_MODULE(_C, m) {
     GemmProblem p = make_problem(M, 1, K, group, weight, act, false);
     std::string why = validate_problem(p);
     if (!why.empty()) throw nb::value_error(why.c_str());
-    if (M % 16 || K % 16) throw nb::value_error("packed weights need M and K to be multiples of 16");
+    if (M % kRowBlock || K % kRowBlock) throw nb::value_error("packed weights need M and K to be multiples of 16");
     require_cuda(packed, "packed", device);
     require_contiguous_bytes(packed, "packed", size_t(M * K * weight_bits(p.weight) / 8));
     require_cuda(scales, "scales", device);

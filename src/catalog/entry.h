@@ -15,6 +15,11 @@ enum class ActType : int { F16 = 0, BF16 = 1 };
 
 const char* weight_type_name(WeightType w);
 const char* act_type_name(ActType a);
+// Every kernel's shape rules: the packed layout tiles W in 16x16 blocks (M in 16-row blocks), and every
+// kernel steps K by 64 columns (one stage or k-tile of 16-bit activations: 128 bytes).
+constexpr int kRowBlock = 16;
+constexpr int kKStep = 64;
+
 constexpr int weight_bits(WeightType w) { return w == WeightType::S8 ? 8 : 4; }
 constexpr bool weight_has_zero(WeightType w) { return w == WeightType::U4; }
 

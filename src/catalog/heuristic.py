@@ -81,6 +81,9 @@ class Constant:
 # Fitted on the H100 80GB HBM3 (132 SMs). Results files named "at <sha>" were removed from the tree
 # after that commit; git history keeps them.
 TUNING = [
+    Constant("kFittedSmCount", "int", 132,
+             "SMs of the card the constants were fitted on; explain() without a device plans for it",
+             "the H100 80GB HBM3 (SXM5)"),
     Constant("kWideRowsElements", "double", 80.0e6,
              "weight elements from which the stock 256-row tile beats 128 rows at 33-64 tokens (and the 4-bit "
              "decode buckets of 48/64 tokens give way to it), and int8 takes 256-row decode tiles at 1-16 tokens",

@@ -38,9 +38,8 @@ std::string validate_problem(const GemmProblem& p) {
   if (p.n < 0) return "N must not be negative";
   if (p.group_size <= 0) return "group_size must be positive";
   if (p.k % p.group_size != 0) return "K must be a multiple of group_size";
-  // The packed layout tiles 16x16 blocks, and every kernel's K step is 64 columns.
-  if (p.m % 16 != 0) return "M (out_features) must be a multiple of 16";
-  if (p.k % 64 != 0) return "K (in_features) must be a multiple of 64";
+  if (p.m % kRowBlock != 0) return "M (out_features) must be a multiple of " + std::to_string(kRowBlock);
+  if (p.k % kKStep != 0) return "K (in_features) must be a multiple of " + std::to_string(kKStep);
   return {};
 }
 

@@ -7,6 +7,10 @@
 namespace mixgemm {
 namespace tuning {
 
+// SMs of the card the constants were fitted on; explain() without a device plans for it.
+// Fitted on: the H100 80GB HBM3 (SXM5).
+inline constexpr int kFittedSmCount = 132;
+
 // weight elements from which the stock 256-row tile beats 128 rows at 33-64 tokens (and the 4-bit decode
 // buckets of 48/64 tokens give way to it), and int8 takes 256-row decode tiles at 1-16 tokens.
 // Fitted on: bench/results/h100-sxm-candidates-n64-e85c3f1.jsonl and h100-sxm-candidates-s8-n16-6fbc68d.jsonl

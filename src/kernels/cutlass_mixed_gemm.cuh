@@ -95,11 +95,12 @@ struct CutlassMixedGemm {
       return "group_size must equal K (per-channel) or be a multiple of " + std::to_string(kTileK) +
              " for this kernel (got " + std::to_string(p.group_size) + ")";
     if (p.m > (1 << 30) || p.n > (1 << 30) || p.k > (1 << 30)) return "problem dimensions must be below 2^30";
-    // can_implement() checks shapes/strides and that the mode's pointers are present; give it
-    // stand-in addresses (16-byte aligned, never dereferenced) since no call has real ones yet.
+    // can_implement() checks shapes, strides, the scheduler's arguments and that the mode's pointers are
+    // present (not the SM count); give it stand-in addresses (16-byte aligned, never dereferenced) since
+    // no call has real ones yet.
     GemmArgs a;
     a.problem = p;
-    a.sm_count = 132;
+    a.sm_count = 1;
     const void* stand_in = reinterpret_cast<const void*>(uintptr_t(256));
     a.w = a.scales = a.x = stand_in;
     if (WithZero) a.zeros = stand_in;

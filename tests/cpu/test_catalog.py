@@ -87,3 +87,26 @@ def test_log_dispatch_prints_each_choice():
     quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            env={k: v for k, v in os.environ.items() if k != "MIXGEMM_LOG_DISPATCH"})
     assert "mixgemm: M=" not in quiet.stderr
+
+
+def test_one_set_of_shape_rules():
+    """The compiled core's validate_problem is the one statement of the shape rules; the Python layer
+    reads its constants (quantize and the importers raise from them before any work)."""
+    from mixgemm import _C
+    from mixgemm._types import check_weight_shape
+    assert (_C.row_block, _C.k_step) == (16, 64)
+    assert _C.validate_problem(4096, 16, 4096, 128, 0, 0) == ""
+    assert "multiple of 16" in _C.validate_problem(4088, 16, 4096, 128, 0, 0)
+    assert "multiple of 64" in _C.validate_problem(4096, 16, 4032 + 32, 32, 0, 0)
+    assert "multiple of group_size" in _C.validate_problem(4096, 16, 4096, 96, 0, 0)
+    check_weight_shape(4096, 4096)
+    with pytest.raises(ValueError, match="out_features M=4088 must be a multiple of 16"):
+        check_weight_shape(4088, 4096)
+    with pytest.raises(ValueError, match="in_features K=4064 must be a multiple of 64"):
+        check_weight_shape(4096, 4064)
+
+
+def test_explain_without_a_device_plans_for_the_fitted_card():
+    from mixgemm import _C
+    assert _C.fitted_sm_count == heuristic.TUNING[0].value == 132
+    assert mixgemm.explain(4096, 16, 4096)["sm_count"] == _C.fitted_sm_count
