@@ -38,20 +38,20 @@ def build_variants(m: int, k: int, n: int, use_cupy: bool):
     present = {(e["weight"], e["act"]) for e in mixgemm.kernels()}
     variants = []
     gen = torch.Generator(device="cuda").manual_seed(0)
-    for weight, act_short in [("s4", "f16"), ("u4", "bf16"), ("s8", "f16"), ("s4", "bf16"), ("u4", "f16")]:
-        if (weight, act_short) not in present:
+    for weight, act in [("s4", "float16"), ("u4", "bfloat16"), ("s8", "float16"), ("s4", "bfloat16"), ("u4", "float16")]:
+        if (weight, act) not in present:
             continue
-        act = {"f16": torch.float16, "bf16": torch.bfloat16}[act_short]
-        w = (torch.randn(m, k, device="cuda", generator=gen) / k ** 0.5).to(act)
+        tdtype = getattr(torch, act)
+        w = (torch.randn(m, k, device="cuda", generator=gen) / k ** 0.5).to(tdtype)
         qw = mixgemm.quantize(w, bits=8 if weight == "s8" else 4, group_size=128, symmetric=weight != "u4")
-        x = torch.randn(n, k, device="cuda", generator=gen).to(act)
-        xb = torch.randn(2, 2, k, device="cuda", generator=gen).to(act)
-        bias = torch.randn(m, device="cuda", generator=gen).to(act)
-        out = torch.empty(n, m, device="cuda", dtype=act)
+        x = torch.randn(n, k, device="cuda", generator=gen).to(tdtype)
+        xb = torch.randn(2, 2, k, device="cuda", generator=gen).to(tdtype)
+        bias = torch.randn(m, device="cuda", generator=gen).to(tdtype)
+        out = torch.empty(n, m, device="cuda", dtype=tdtype)
         side = torch.cuda.Stream()
-        decode = [e["name"] for e in mixgemm.kernels() if e["weight"] == weight and e["act"] == act_short
+        decode = [e["name"] for e in mixgemm.kernels() if e["weight"] == weight and e["act"] == act
                   and e["family"] == "decode" and e["tile_n"] >= n]
-        tag = f"{weight}/{act_short}"
+        tag = f"{weight}/{act}"
         variants += [
             (f"{tag} out=", lambda x=x, qw=qw, out=out: mixgemm.linear(x, qw, out=out)),
             (f"{tag} alloc", lambda x=x, qw=qw: mixgemm.linear(x, qw)),
@@ -74,7 +74,7 @@ def build_variants(m: int, k: int, n: int, use_cupy: bool):
                 return None
             raise AssertionError("a float32 x was accepted")
         variants.append((f"{tag} rejected", rejected))
-        if use_cupy and act_short == "f16":
+        if use_cupy and act == "float16":
             import cupy
             cx = cupy.from_dlpack(x)
             cw = cupy.from_dlpack(w)

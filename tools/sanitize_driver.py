@@ -21,7 +21,6 @@ import torch
 
 import mixgemm
 
-ACT_OF = {"f16": "float16", "bf16": "bfloat16"}
 TOL = {"float16": 4e-3, "bfloat16": 2e-2}
 
 
@@ -61,7 +60,7 @@ def main() -> int:
     launches = failures = 0
     t0 = time.time()
     for e in entries:
-        act = ACT_OF[e["act"]]
+        act = e["act"]
         for (m, k, n, g) in shapes_for(e, args.shapes):
             info = mixgemm.explain(m, n, k, group_size=g, weight=e["weight"], act_dtype=act, kernel=e["name"])
             if info["kernel"] is None:

@@ -1,9 +1,23 @@
 """Type stubs for the compiled core (private: use the mixgemm package API).
 
 Arrays are DLPack-capable objects or capsules; pointers are device addresses as ints; `stream` is a
-raw cudaStream_t handle. Codes: weight 0=s4 1=u4 2=s8; act 0=f16 1=bf16; src 0=f16 1=bf16 2=f32.
+raw cudaStream_t handle. Codes: WeightType's and ActType's values (weight 0=s4 1=u4 2=s8; act 0=float16
+1=bfloat16); src 0=float16 1=bfloat16 2=float32.
 """
+import enum
 from typing import Any, Optional
+
+class WeightType(enum.Enum):
+    s4 = 0
+    u4 = 1
+    s8 = 2
+
+class ActType(enum.Enum):
+    float16 = 0
+    bfloat16 = 1
+
+def weight_bits(weight: WeightType) -> int: ...
+def weight_has_zero(weight: WeightType) -> bool: ...
 
 cutlass_version: str
 row_block: int          # M (out_features) is a multiple of this

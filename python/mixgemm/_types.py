@@ -1,12 +1,15 @@
-"""Names and codes shared by the Python layer and the compiled core."""
+"""Names and codes shared by the Python layer and the compiled core, read from the core's enums (which
+carry the catalog's names: src/catalog/catalog.py)."""
 from __future__ import annotations
 
+from . import _C
+
 # Weight formats. s4: int4 symmetric (scale only); u4: uint4 with zero points; s8: int8 symmetric.
-WEIGHT_CODES = {"s4": 0, "u4": 1, "s8": 2}
-WEIGHT_BITS = {"s4": 4, "u4": 4, "s8": 8}
-WEIGHT_HAS_ZERO = {"s4": False, "u4": True, "s8": False}
-ACT_CODES = {"float16": 0, "bfloat16": 1}
-SOURCE_CODES = {"float16": 0, "bfloat16": 1, "float32": 2}
+WEIGHT_CODES = {w.name: w.value for w in _C.WeightType}
+WEIGHT_BITS = {w.name: _C.weight_bits(w) for w in _C.WeightType}
+WEIGHT_HAS_ZERO = {w.name: _C.weight_has_zero(w) for w in _C.WeightType}
+ACT_CODES = {a.name: a.value for a in _C.ActType}          # "float16", "bfloat16"
+SOURCE_CODES = {"float16": 0, "bfloat16": 1, "float32": 2}   # quantize()'s input types (pack.h)
 
 # Other spellings of the dtype names above that users and frameworks write ("half" is torch's, "f16" the
 # catalog's), mapped to the one mixgemm uses.
@@ -22,7 +25,6 @@ def check_weight_shape(m: int, k: int) -> None:
     """The shape rules every kernel shares (the compiled core's validate_problem), as a ValueError naming
     the dimension: M (out_features) a multiple of the packed layout's 16-row blocks, K (in_features) a
     multiple of the kernels' 64-column K step."""
-    from . import _C
     if m % _C.row_block:
         raise ValueError(f"out_features M={m} must be a multiple of {_C.row_block} (the packed layout's "
                          f"{_C.row_block}-row blocks)")

@@ -56,7 +56,7 @@ size_t act_bytes(ActType) { return 2; }
 
 GemmProblem make_problem(int64_t m, int64_t n, int64_t k, int64_t group, int weight, int act, bool has_bias) {
   if (weight < 0 || weight > 2) throw nb::value_error("weight type code must be 0 (s4), 1 (u4) or 2 (s8)");
-  if (act < 0 || act > 1) throw nb::value_error("activation type code must be 0 (f16) or 1 (bf16)");
+  if (act < 0 || act > 1) throw nb::value_error("activation type code must be 0 (float16) or 1 (bfloat16)");
   GemmProblem p;
   p.m = m; p.n = n; p.k = k; p.group_size = group;
   p.weight = WeightType(weight);
@@ -141,6 +141,16 @@ NB_MODULE(_C, m) {
   m.doc() = "mixgemm compiled core (private; use the mixgemm package)";
   m.attr("cutlass_version") = MIXGEMM_CUTLASS_VERSION_STRING;
 
+  // The type vocabulary, as the catalog names it (src/catalog/catalog.py: WEIGHTS, ACTS).
+  nb::enum_<WeightType>(m, "WeightType", "Weight formats: s4 int4 symmetric, u4 uint4 with zero points, s8 int8.")
+      .value(weight_type_name(WeightType::S4), WeightType::S4)
+      .value(weight_type_name(WeightType::U4), WeightType::U4)
+      .value(weight_type_name(WeightType::S8), WeightType::S8);
+  nb::enum_<ActType>(m, "ActType", "Activation (and output) types.")
+      .value(act_type_name(ActType::F16), ActType::F16)
+      .value(act_type_name(ActType::BF16), ActType::BF16);
+  m.def("weight_bits", [](WeightType w) { return weight_bits(w); }, nb::arg("weight"));
+  m.def("weight_has_zero", [](WeightType w) { return weight_has_zero(w); }, nb::arg("weight"));
   m.attr("row_block") = kRowBlock;   // M is a multiple of this (the packed layout's 16-row blocks)
   m.attr("k_step") = kKStep;         // K is a multiple of this (every kernel's K step)
   m.attr("fitted_sm_count") = tuning::kFittedSmCount;   // the card the heuristic was fitted on

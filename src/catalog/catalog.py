@@ -10,14 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Weight formats: s4 = int4 symmetric (scale only), u4 = uint4 with zero points, s8 = int8 symmetric.
+# Activation types: keyed by the short code entry names use; "name" is how the API, kernels() and
+# messages spell them. The C++ enums (entry.h) and the bindings' nb::enum_ carry the same names
+# (tests/cpu/test_catalog.py checks that they agree).
 WEIGHTS = {
     "s4": dict(cpp_enum="WeightType::S4", cutlass_type="cutlass::int4b_t", zero=False, bits=4),
     "u4": dict(cpp_enum="WeightType::U4", cutlass_type="cutlass::uint4b_t", zero=True, bits=4),
     "s8": dict(cpp_enum="WeightType::S8", cutlass_type="int8_t", zero=False, bits=8),
 }
 ACTS = {
-    "f16": dict(cpp_enum="ActType::F16", cutlass_type="cutlass::half_t", cuda_type="__half"),
-    "bf16": dict(cpp_enum="ActType::BF16", cutlass_type="cutlass::bfloat16_t", cuda_type="__nv_bfloat16"),
+    "f16": dict(name="float16", cpp_enum="ActType::F16", cutlass_type="cutlass::half_t", cuda_type="__half"),
+    "bf16": dict(name="bfloat16", cpp_enum="ActType::BF16", cutlass_type="cutlass::bfloat16_t",
+                 cuda_type="__nv_bfloat16"),
 }
 
 TILE_K = 64   # K depth of one pipeline stage (decode) or k-tile (CUTLASS): 128 bytes of 16-bit activations

@@ -13,8 +13,8 @@ namespace mixgemm {
 enum class WeightType : int { S4 = 0, U4 = 1, S8 = 2 };   // S4/S8 symmetric; U4 carries zero points
 enum class ActType : int { F16 = 0, BF16 = 1 };
 
-const char* weight_type_name(WeightType w);
-const char* act_type_name(ActType a);
+const char* weight_type_name(WeightType w);   // "s4", "u4", "s8"
+const char* act_type_name(ActType a);         // "float16", "bfloat16" (the API's spelling)
 // Every kernel's shape rules: the packed layout tiles W in 16x16 blocks (M in 16-row blocks), and every
 // kernel steps K by 64 columns (one stage or k-tile of 16-bit activations: 128 bytes).
 constexpr int kRowBlock = 16;

@@ -22,7 +22,7 @@ const char* weight_type_name(WeightType w) {
   return "?";
 }
 
-const char* act_type_name(ActType a) { return a == ActType::F16 ? "f16" : "bf16"; }
+const char* act_type_name(ActType a) { return a == ActType::F16 ? "float16" : "bfloat16"; }
 
 const KernelEntry* catalog_entries() { return kEntries; }
 size_t catalog_size() { return kEntryCount; }
@@ -116,7 +116,10 @@ Selection select_unlogged(const GemmProblem& p, int sm_count, const std::string&
   if (!evidence.empty()) os << " (" << evidence << ")";
   if (ranked.size() > 1 && ranked[1].rejection.empty()) {
     os << "; runner-up " << ranked[1].entry->name;
-    if (ranked[1].cost >= 0) os << " at cost " << ranked[1].cost << " against " << ranked.front().cost;
+    // Costs compare within a family only (decode: stages walked x waves; CUTLASS: its cost model).
+    if (ranked[1].cost >= 0 && ranked.front().cost >= 0 &&
+        std::string(ranked[1].entry->family) == ranked.front().entry->family)
+      os << " at cost " << ranked[1].cost << " against " << ranked.front().cost;
     if (!ranked[1].rule.empty() && ranked[1].rule != ranked.front().rule) os << " (" << ranked[1].rule << ")";
   }
   s.reason = os.str();

@@ -144,8 +144,13 @@ std::vector<Ranked> rank_entries(const GemmProblem& p, int sm_count, int device,
     return e.ops->stage_walk ? double(e.ops->stage_walk(p, sm_count, device)) : -1.0;
   };
   int index = 0;
+  // What the rules had compared when the pick's rule fired (the later rules, walked only to rank the
+  // other candidates, may compare more).
+  std::string pick_evidence;
+  bool picked = false;
   for (const Rule& r : kRules) {
     if (r.weight != p.weight) continue;
+    if (!picked && !runnable.empty()) pick_evidence = f.evidence(), picked = true;
     ++index;
     const std::string label = "rule " + std::to_string(index) + ": " + r.name;
     if (!r.when(f)) continue;
@@ -177,7 +182,7 @@ std::vector<Ranked> rank_entries(const GemmProblem& p, int sm_count, int device,
     if (!listed(e)) runnable.push_back(Ranked{e, "", "", cutlass_cost(*e, p, sm_count)});
   for (const KernelEntry* e : decode)
     if (!listed(e)) runnable.push_back(Ranked{e, "", "", walk(*e)});
-  if (evidence) *evidence = f.evidence();
+  if (evidence) *evidence = picked ? pick_evidence : f.evidence();
   runnable.insert(runnable.end(), rejected.begin(), rejected.end());
   return runnable;
 }

@@ -34,7 +34,8 @@ def test_built_entries_are_the_catalogs():
         assert k["name"] in declared, f"{k['name']} is not in catalog.py"
         e = declared[k["name"]]
         for f in FIELDS:
-            assert k[f] == getattr(e, f), (k["name"], f, k[f], getattr(e, f))
+            want = catalog.ACTS[e.act]["name"] if f == "act" else getattr(e, f)
+            assert k[f] == want, (k["name"], f, k[f], want)
 
 
 def test_names_encode_every_decode_knob():
@@ -63,7 +64,7 @@ def test_every_rule_picks_an_entry_of_the_catalog():
 
 
 def _built(weight, family, tile_m, tile_n):
-    return any(k["weight"] == weight and k["act"] == "f16" and k["family"] == family and k["tile_m"] == tile_m
+    return any(k["weight"] == weight and k["act"] == "float16" and k["family"] == family and k["tile_m"] == tile_m
                and k["tile_n"] == tile_n for k in mixgemm.kernels())
 
 
@@ -83,7 +84,7 @@ def test_log_dispatch_prints_each_choice():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        env=dict(os.environ, MIXGEMM_LOG_DISPATCH="1"))
     assert r.returncode == 0, r.stderr
-    assert "mixgemm: M=4096 N=16 K=4096 group=128 s4/f16" in r.stderr and " -> " in r.stderr, r.stderr
+    assert "mixgemm: M=4096 N=16 K=4096 group=128 s4/float16" in r.stderr and " -> " in r.stderr, r.stderr
     quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            env={k: v for k, v in os.environ.items() if k != "MIXGEMM_LOG_DISPATCH"})
     assert "mixgemm: M=" not in quiet.stderr
@@ -110,3 +111,17 @@ def test_explain_without_a_device_plans_for_the_fitted_card():
     from mixgemm import _C
     assert _C.fitted_sm_count == heuristic.TUNING[0].value == 132
     assert mixgemm.explain(4096, 16, 4096)["sm_count"] == _C.fitted_sm_count
+
+
+def test_the_core_speaks_the_catalogs_type_names():
+    """One vocabulary: the compiled core's enums, kernels() and the Python codes all use the catalog's
+    names ("float16", not the entry names' short "f16")."""
+    from mixgemm import _C
+    from mixgemm._types import ACT_CODES, WEIGHT_BITS, WEIGHT_CODES, WEIGHT_HAS_ZERO
+    assert [w.name for w in _C.WeightType] == list(catalog.WEIGHTS)
+    assert [a.name for a in _C.ActType] == [a["name"] for a in catalog.ACTS.values()]
+    for name, w in catalog.WEIGHTS.items():
+        assert WEIGHT_BITS[name] == w["bits"] and WEIGHT_HAS_ZERO[name] == w["zero"], name
+        assert f"WeightType::{name.upper()}" == w["cpp_enum"]
+    assert ACT_CODES == {"float16": 0, "bfloat16": 1} and WEIGHT_CODES == {"s4": 0, "u4": 1, "s8": 2}
+    assert {k["act"] for k in mixgemm.kernels()} <= set(ACT_CODES)

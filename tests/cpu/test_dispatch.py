@@ -5,14 +5,13 @@ import mixgemm
 
 
 def _types_present():
-    return sorted({(k["weight"], {"f16": "float16", "bf16": "bfloat16"}[k["act"]]) for k in mixgemm.kernels()})
+    return sorted({(k["weight"], k["act"]) for k in mixgemm.kernels()})
 
 
 @pytest.mark.parametrize("weight,act", _types_present())
 @pytest.mark.parametrize("n", [1, 16, 64, 4096])
 def test_every_type_serves_bench_shapes(weight, act, n):
-    short = {"float16": "f16", "bfloat16": "bf16"}[act]
-    families = {k["family"] for k in mixgemm.kernels() if k["weight"] == weight and k["act"] == short}
+    families = {k["family"] for k in mixgemm.kernels() if k["weight"] == weight and k["act"] == act}
     if n > 64 and "cutlass" not in families:
         pytest.skip("filtered build without large-N kernels for these types")
     info = mixgemm.explain(6144, n, 4096, group_size=128, weight=weight, act_dtype=act)
@@ -44,11 +43,11 @@ def test_bad_problems_are_explained(m, k, g, msg):
 
 def test_group_32_runs_only_on_decode_kernels():
     small = mixgemm.explain(4096, 16, 4096, group_size=32)
-    if any(k["family"] == "decode" and k["weight"] == "s4" and k["act"] == "f16" for k in mixgemm.kernels()):
+    if any(k["family"] == "decode" and k["weight"] == "s4" and k["act"] == "float16" for k in mixgemm.kernels()):
         assert small["kernel"].startswith("decode_")
     # Prefill sizes with group 32: the widest decode bucket runs them in 64-token chunks.
     big = mixgemm.explain(4096, 512, 4096, group_size=32)
-    widest = [k for k in mixgemm.kernels() if k["family"] == "decode" and k["weight"] == "s4" and k["act"] == "f16"
+    widest = [k for k in mixgemm.kernels() if k["family"] == "decode" and k["weight"] == "s4" and k["act"] == "float16"
               and k["tile_n"] == 64]
     if widest:
         assert big["kernel"] == widest[0]["name"], big
@@ -90,7 +89,7 @@ def _has(weight, act, family, tile_m, tile_n):
 def test_32_tokens_take_the_wgmma_decode_kernel_else_stock_tiles(weight):
     """heuristic.py: at 17-32 tokens the decode family is preferred only where it issues wgmma (int4,
     uint4); int8's 32-token decode tile is mma.sync and the stock CUTLASS tiles serve it."""
-    if not (_has(weight, "f16", "decode", 128, 32) and _has(weight, "f16", "cutlass", 128, 32)):
+    if not (_has(weight, "float16", "decode", 128, 32) and _has(weight, "float16", "cutlass", 128, 32)):
         pytest.skip("filtered build without the 32-token tiles")
     chosen = _entry(mixgemm.explain(3584, 32, 8192, group_size=64, weight=weight)["kernel"])
     if weight == "s8":
@@ -126,8 +125,8 @@ def test_32_tokens_take_the_wgmma_decode_kernel_else_stock_tiles(weight):
 def test_decode_row_tile_rule(weight, m, k, n, tile_m):
     """The rule table's choice of 128- or 256-row decode tiles on the measured layers (heuristic.py)."""
     bucket = 8 if n <= 8 else 16 if n <= 16 else 32
-    if not (_has(weight, "f16", "decode", 128, bucket) and _has(weight, "f16", "decode", 256, bucket)
-            and (bucket < 32 or weight == "s8" or _has(weight, "f16", "decode", 64, bucket))):
+    if not (_has(weight, "float16", "decode", 128, bucket) and _has(weight, "float16", "decode", 256, bucket)
+            and (bucket < 32 or weight == "s8" or _has(weight, "float16", "decode", 64, bucket))):
         pytest.skip("filtered build without every row tile")
     chosen = _entry(mixgemm.explain(m, n, k, group_size=128, weight=weight)["kernel"])
     assert chosen["family"] == "decode" and chosen["tile_m"] == tile_m, chosen["name"]
@@ -152,9 +151,9 @@ def test_decode_row_tile_rule(weight, m, k, n, tile_m):
 ])
 def test_64_token_rule(weight, m, k, n, family, tile_m, tile_n):
     """The rule table's choice at 33-64 tokens (heuristic.py)."""
-    if not (_has(weight, "f16", "decode", 128, 64) and _has(weight, "f16", "cutlass", 128, 64)
-            and (weight == "s8" or (_has(weight, "f16", "decode", 128, 48) and _has(weight, "f16", "decode", 64, 64)))
-            and _has(weight, "f16", "cutlass", 128, 128) and (weight == "s8" or _has("s4", "f16", "cutlass", 256, 64))):
+    if not (_has(weight, "float16", "decode", 128, 64) and _has(weight, "float16", "cutlass", 128, 64)
+            and (weight == "s8" or (_has(weight, "float16", "decode", 128, 48) and _has(weight, "float16", "decode", 64, 64)))
+            and _has(weight, "float16", "cutlass", 128, 128) and (weight == "s8" or _has("s4", "float16", "cutlass", 256, 64))):
         pytest.skip("filtered build without the 64-token tiles")
     chosen = _entry(mixgemm.explain(m, n, k, group_size=128, weight=weight)["kernel"])
     assert (chosen["family"], chosen["tile_m"], chosen["tile_n"]) == (family, tile_m, tile_n), chosen["name"]

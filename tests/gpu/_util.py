@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 
-ACT_OF = {"f16": "float16", "bf16": "bfloat16"}
 # Relative Frobenius tolerance: the kernels dequantize in the activation dtype (s*q + z' rounded
 # to fp16/bf16 before the MMA) and round the output; fp32 accumulation otherwise.
 TOL = {"float16": 4e-3, "bfloat16": 2e-2}

@@ -37,7 +37,6 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
-ACT_OF = {"f16": "float16", "bf16": "bfloat16"}
 OTHER_ACT = {"float16": "bfloat16", "bfloat16": "float16"}
 ALL_TYPES = [(w, a) for w in ("s4", "u4", "s8") for a in ("float16", "bfloat16")]
 
@@ -355,7 +354,7 @@ def generate(seed: int, index: int, kernels: List[dict], max_elems: int = 1 << 2
     max_elems caps M*K (weight size), max_work caps M*N*K (reference cost).
     """
     rng = random.Random(f"mixgemm-fuzz/{seed}/{index}")
-    present = sorted({(e["weight"], ACT_OF[e["act"]]) for e in kernels})
+    present = sorted({(e["weight"], e["act"]) for e in kernels})
     weight, act = rng.choice(present) if present and rng.random() < 0.97 else rng.choice(ALL_TYPES)
 
     group = _pick(rng, [(0.18, None), (0.12, 32), (0.18, 64), (0.22, 128), (0.08, 256),
@@ -435,7 +434,7 @@ def generate(seed: int, index: int, kernels: List[dict], max_elems: int = 1 << 2
         case.x_mode, case.stream = "contig", "current"
         case.out_mode = case.out_mode if case.out_mode in ("none", "ok", "guarded") else "ok"
         case.bias_mode = case.bias_mode if case.bias_mode in ("none", "ok") else "ok"
-    same = [e["name"] for e in kernels if e["weight"] == weight and ACT_OF[e["act"]] == act]
+    same = [e["name"] for e in kernels if e["weight"] == weight and e["act"] == act]
     r = rng.random()
     if r < 0.45 or not same or not valid_problem or case.tamper in INPLACE_TAMPERS:
         case.kernel = None

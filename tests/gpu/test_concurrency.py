@@ -22,7 +22,6 @@ from ._isolate import REPO, run_isolated
 
 pytestmark = pytest.mark.gpu
 
-ACT_OF = {"f16": "float16", "bf16": "bfloat16"}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -31,14 +30,14 @@ ACT_OF = {"f16": "float16", "bf16": "bfloat16"}
 
 def _types():
     """Up to three weight/activation types of this build, u4 (zero points) included when present."""
-    present = sorted({(e["weight"], ACT_OF[e["act"]]) for e in mixgemm.kernels()})
+    present = sorted({(e["weight"], e["act"]) for e in mixgemm.kernels()})
     prefer = [("s4", "float16"), ("u4", "bfloat16"), ("s8", "float16"), ("u4", "float16"), ("s4", "bfloat16")]
     chosen = [t for t in prefer if t in present][:3]
     return chosen or present[:3]
 
 
 def _accepting(m, n, k, g, weight, act):
-    names = [e["name"] for e in mixgemm.kernels() if e["weight"] == weight and ACT_OF[e["act"]] == act]
+    names = [e["name"] for e in mixgemm.kernels() if e["weight"] == weight and e["act"] == act]
     return [nm for nm in names if mixgemm.explain(m, n, k, group_size=g, weight=weight, act_dtype=act,
                                                   kernel=nm)["kernel"] is not None]
 
@@ -166,7 +165,7 @@ def _graph_matches_eager(replays: int) -> dict:
         qw = _weight(torch, M, K, G, weight, act, seed=100 + ti)
         calls = []   # (x, bias, kernel, out or None)
         for e in mixgemm.kernels():
-            if e["weight"] != weight or ACT_OF[e["act"]] != act:
+            if e["weight"] != weight or e["act"] != act:
                 continue
             n = e["tile_n"] if e["family"] == "decode" else e["tile_n"] + 3
             if mixgemm.explain(M, n, K, group_size=G, weight=weight, act_dtype=act, kernel=e["name"])["kernel"] is None:

@@ -15,7 +15,7 @@ def _has(types):
 @pytest.fixture(scope="module")
 def problem():
     import torch
-    if not _has(("s4", "f16")):
+    if not _has(("s4", "float16")):
         pytest.skip("no s4/f16 kernels in this build")
     return make_problem(torch, 1024, 512, 16, 64, "s4", "float16", seed=11)
 
@@ -64,7 +64,7 @@ def test_cuda_graph_capture_matches_eager(problem):
 def test_cupy_inputs():
     cupy = pytest.importorskip("cupy")
     import torch
-    if not _has(("s4", "f16")):
+    if not _has(("s4", "float16")):
         pytest.skip("no s4/f16 kernels")
     w = cupy.random.standard_normal((512, 256), dtype=cupy.float32).astype(cupy.float16)
     x = cupy.random.standard_normal((8, 256), dtype=cupy.float32).astype(cupy.float16)
@@ -80,7 +80,7 @@ def test_jax_inputs():
     jax = pytest.importorskip("jax")
     import jax.numpy as jnp
     import torch
-    if not _has(("s4", "bf16")):
+    if not _has(("s4", "bfloat16")):
         pytest.skip("no s4/bf16 kernels")
     try:
         gpu = jax.devices("gpu")[0]

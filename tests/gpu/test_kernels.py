@@ -3,7 +3,7 @@ import pytest
 
 import mixgemm
 
-from ._util import ACT_OF, TOL, make_problem, reference, rel_err
+from ._util import TOL, make_problem, reference, rel_err
 
 pytestmark = pytest.mark.gpu
 
@@ -37,7 +37,7 @@ def _shapes(entry):
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e["name"] for e in ENTRIES])
 def test_entry_matches_reference(entry):
     import torch
-    act = ACT_OF[entry["act"]]
+    act = entry["act"]
     seed = 0
     for (m, k, n) in _shapes(entry):
         for g in _groups(entry, k):
@@ -53,7 +53,7 @@ def test_entry_matches_reference(entry):
 @pytest.mark.parametrize("act", ["float16", "bfloat16"])
 def test_heuristic_choice_with_bias_and_batch_dims(weight, act):
     import torch
-    if not any(e["weight"] == weight and ACT_OF[e["act"]] == act for e in ENTRIES):
+    if not any(e["weight"] == weight and e["act"] == act for e in ENTRIES):
         pytest.skip("no kernel of these types in this build")
     w, x, qw = make_problem(torch, 2048, 1024, None, 128, weight, act, seed=7, batch=(2, 3))
     bias = torch.randn(2048, device="cuda").to(x.dtype)
@@ -74,7 +74,7 @@ def test_64_row_tile_choice_uses_the_device_plan(m, k, n, rows):
     selects): on the H100 measurements (dev harness mode rows64) behind its 1.3 threshold."""
     import torch
     names = {(e["tile_m"], e["tile_n"]) for e in ENTRIES if e["family"] == "decode" and e["weight"] == "s4"
-             and e["act"] == "f16"}
+             and e["act"] == "float16"}
     if not {(64, n), (128, n)} <= names:
         pytest.skip(f"filtered build without both {n}-token decode tiles")
     if torch.cuda.get_device_properties(0).multi_processor_count != 132:
@@ -110,7 +110,7 @@ def test_uint4_scales_and_zeros_in_either_order(entry):
     after the scales (one tensor map spans both) and with two otherwise: the same bits either way, next
     to each other or apart, and the reference's values."""
     import torch
-    act = ACT_OF[entry["act"]]
+    act = entry["act"]
     m, k, g = 1040, 512, 64
     for n in sorted({1, entry["tile_n"]}):
         _, x, qw = make_problem(torch, m, k, n, g, "u4", act, seed=11 + n)
