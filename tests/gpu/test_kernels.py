@@ -70,8 +70,8 @@ def test_heuristic_choice_with_bias_and_batch_dims(weight, act):
                               # the 64-row tile's): the cluster-placement plan of ae197b4 (3 splits before)
 ])
 def test_64_row_tile_choice_uses_the_device_plan(m, k, n, rows):
-    """dispatch.cpp's prefer_64_rows with the device's cluster capacities (explain on the GPU, as linear
-    selects): on the H100 measurements (dev harness mode rows64) behind its 1.3 threshold."""
+    """The 64-row rules (heuristic.py, Facts::rows64_walk_within) with the device's cluster capacities
+    (explain on the GPU, as linear selects): the H100 measurements behind kRows64WalkRatio."""
     import torch
     names = {(e["tile_m"], e["tile_n"]) for e in ENTRIES if e["family"] == "decode" and e["weight"] == "s4"
              and e["act"] == "float16"}
