@@ -1,34 +1,28 @@
 #include "runtime/device.h"
 
-#include <map>
-#include <mutex>
-#include <stdexcept>
-
 #include <cuda_runtime_api.h>
+
+#include "runtime/per_device.h"
 
 namespace mixgemm {
 
 const DeviceInfo& device_info(int device) {
-  static std::mutex mu;
-  static std::map<int, DeviceInfo> cache;
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = cache.find(device);
-  if (it != cache.end()) return it->second;
-  cudaDeviceProp prop{};
-  cudaError_t err = cudaGetDeviceProperties(&prop, device);
-  if (err != cudaSuccess) {
-    cudaGetLastError();
-    throw std::runtime_error(std::string("mixgemm: cannot query CUDA device ") + std::to_string(device) + ": " +
-                             cudaGetErrorString(err));
-  }
-  DeviceInfo info;
-  info.device = device;
-  info.sm_count = prop.multiProcessorCount;
-  info.cc_major = prop.major;
-  info.cc_minor = prop.minor;
-  info.l2_bytes = prop.l2CacheSize;
-  info.name = prop.name;
-  return cache.emplace(device, info).first->second;
+  static PerDevice<DeviceInfo> infos;
+  return infos.get(device, "cannot query the CUDA device", [](DeviceInfo& info, int dev) {
+    cudaDeviceProp prop{};
+    const cudaError_t err = cudaGetDeviceProperties(&prop, dev);
+    if (err != cudaSuccess) {
+      cudaGetLastError();   // clear it, so the caller's next CUDA call does not see it
+      return err;
+    }
+    info.device = dev;
+    info.sm_count = prop.multiProcessorCount;
+    info.cc_major = prop.major;
+    info.cc_minor = prop.minor;
+    info.l2_bytes = prop.l2CacheSize;
+    info.name = prop.name;
+    return cudaSuccess;
+  });
 }
 
 std::string device_support_error(int device) {

@@ -1,4 +1,5 @@
-// Per-device properties, queried once and cached. Nothing here runs at import time.
+// Per-device properties, queried once per device (PerDevice) and kept. Nothing here
+// runs at import time.
 #pragma once
 
 #include <string>
