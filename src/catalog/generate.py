@@ -119,12 +119,12 @@ def entries_markdown(entries) -> str:
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for e in entries:
         if e.family == "cutlass":
-            rows.append(f"| `{e.name}` | {e.weight} | {e.act} | {e.tile_m}x{e.tile_n}x{e.tile_k} | {e.mma} "
+            rows.append(f"| `{e.name}` | {e.weight} | {ACTS[e.act]['name']} | {e.tile_m}x{e.tile_n}x{e.tile_k} | {e.mma} "
                         f"| CUTLASS cooperative | | | auto | cluster {e.cluster_m}x1, {e.scheduler} | |")
             continue
         plan = [f"load {e.cta_load:g}"] + (["one CTA/SM"] if e.one_cta_per_sm else []) + \
                (["any N"] if e.any_n else [])
-        rows.append(f"| `{e.name}` | {e.weight} | {e.act} | {e.tile_m}x{e.tile_n}x{e.tile_k} | {e.mma} "
+        rows.append(f"| `{e.name}` | {e.weight} | {ACTS[e.act]['name']} | {e.tile_m}x{e.tile_n}x{e.tile_k} | {e.mma} "
                     f"| {e.consumer_warps} x {e.row_blocks} | {e.consumer_groups} | {e.producer_warps} | {e.stages} "
                     f"| {e.pipeline or ('sum warp' if e.sum_warp else '-')} | {', '.join(plan)} |")
     return "\n".join(rows)
@@ -140,7 +140,7 @@ def catalog_markdown() -> str:
         "",
         "## Entries",
         "",
-        "Decode names read `decode_<weight>_<act>_<M>x<N>x<K>_<mma>_w<warps>x<row blocks>_g<groups>_p<producers>"
+        "Names abbreviate the activation type (f16, bf16). Decode names read `decode_<weight>_<act>_<M>x<N>x<K>_<mma>_w<warps>x<row blocks>_g<groups>_p<producers>"
         "_s<stages>[_<pipeline>]`;",
         "CUTLASS names `cutlass_<weight>_<act>_<M>x<N>x<K>_c<cluster>_<scheduler>_stauto` (stage count chosen by",
         "CUTLASS's builder). \"plan\" lists the host-side split-plan knobs, which do not change the binary.",
