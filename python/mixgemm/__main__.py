@@ -14,7 +14,7 @@ def _cmd_kernels(args) -> int:
         return 0
     print(f"{len(ks)} kernels in this build (CUTLASS {mixgemm.cutlass_version}):")
     for k in ks:
-        print(f"  {k['name']:<52} {k['weight']}/{k['act']:<4} tile {k['tile_m']}x{k['tile_n']}x{k['tile_k']} "
+        print(f"  {k['name']:<52} {k['weight']}/{k['act']:<8} tile {k['tile_m']}x{k['tile_n']}x{k['tile_k']} "
               f"{k['mma']:<8} {k['scheduler']}")
     return 0
 

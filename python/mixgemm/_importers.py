@@ -16,7 +16,7 @@ from . import _host
 from . import _interop as io
 from . import formats
 from ._quant import QuantizedWeight
-from ._types import ACT_CODES, check_weight_shape, dtype_name
+from ._types import ACT_CODES, canonical_dtype, check_weight_shape
 from .reference import round_to_act
 
 
@@ -47,7 +47,7 @@ def _resolve_act(act_dtype: Optional[str], scale_dtype: str) -> str:
             raise ValueError(f"scales are {scale_dtype}: pass act_dtype='float16' or 'bfloat16' to choose the "
                              "activation dtype (the scales are rounded to it)")
         return scale_dtype
-    act = dtype_name(act_dtype) if isinstance(act_dtype, str) else act_dtype
+    act = canonical_dtype(act_dtype) if isinstance(act_dtype, str) else act_dtype
     if act not in ACT_CODES:
         raise ValueError(f"act_dtype must be 'float16' or 'bfloat16', got {act_dtype!r}")
     return act

@@ -9,10 +9,9 @@ from __future__ import annotations
 import sys
 from typing import Any, Sequence, Tuple
 
-from ._types import dtype_name as canonical_dtype
+from ._types import canonical_dtype
 
 KDL_CUDA = 2
-
 
 
 def framework_of(x: Any) -> str:

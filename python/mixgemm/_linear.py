@@ -46,8 +46,9 @@ def explain(M: int, N: int, K: int, group_size: Optional[int] = 128, weight: str
 
     ``M`` = out_features, ``N`` = tokens, ``K`` = in_features. ``device`` picks the GPU whose SM count and
     occupancy the heuristic uses, as ``linear`` on that device does (default: the SM count of the card the
-    heuristic was fitted on, ``mixgemm._C.fitted_sm_count``, an H100's 132, without touching CUDA; the decode kernels' split plans then take every thread-block cluster to fit at once,
-    which can pick another row tile at 64 tokens than a call on the GPU).
+    heuristic was fitted on, ``mixgemm._C.fitted_sm_count``, an H100's 132, without touching CUDA; the
+    decode kernels' split plans then take every thread-block cluster to fit at once, which can pick
+    another row tile at 64 tokens than a call on the GPU).
     """
     if weight not in WEIGHT_CODES:
         raise ValueError(f"weight must be one of {sorted(WEIGHT_CODES)}, got {weight!r}")

@@ -12,7 +12,7 @@ from . import _C
 from . import _arrayops as ax
 from . import _interop as io
 from ._types import (ACT_CODES, PACK_FORMAT_VERSION, SOURCE_CODES, WEIGHT_BITS, WEIGHT_CODES, WEIGHT_HAS_ZERO,
-                     check_weight_shape, dtype_name, weight_format)
+                     canonical_dtype, check_weight_shape, weight_format)
 
 
 @dataclass(frozen=True)
@@ -297,7 +297,7 @@ def quantize(w: Any, bits: int = 4, group_size: Optional[int] = 128, symmetric: 
     if src not in SOURCE_CODES:
         raise TypeError(f"w must be float16, bfloat16 or float32, got {src}")
     act = act_dtype or (src if src in ACT_CODES else "float16")
-    act = dtype_name(act)
+    act = canonical_dtype(act)
     if act not in ACT_CODES:
         raise ValueError(f"act_dtype must be 'float16' or 'bfloat16', got {act_dtype!r}")
     wfmt = weight_format(bits, symmetric)

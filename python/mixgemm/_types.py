@@ -16,7 +16,7 @@ SOURCE_CODES = {"float16": 0, "bfloat16": 1, "float32": 2}   # quantize()'s inpu
 DTYPE_ALIASES = {"half": "float16", "fp16": "float16", "f16": "float16", "bf16": "bfloat16", "float": "float32"}
 
 
-def dtype_name(name: str) -> str:
+def canonical_dtype(name: str) -> str:
     """The canonical spelling of a dtype name ("half" -> "float16"); other names unchanged."""
     return DTYPE_ALIASES.get(name, name)
 

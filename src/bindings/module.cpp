@@ -190,7 +190,8 @@ NB_MODULE(_C, m) {
     out["kernel"] = s.entry ? nb::cast(std::string(s.entry->name)) : nb::none();
     out["reason"] = s.reason;
     nb::list cands;
-    for (const Candidate& c : rank_candidates(p, sm_count, device)) {
+    // The heuristic's own ranking; a forced kernel's call ranks the entries just for the listing.
+    for (const Candidate& c : s.candidates.empty() ? rank_candidates(p, sm_count, device) : s.candidates) {
       nb::dict d;
       d["name"] = c.entry->name;
       d["rule"] = c.rule;

@@ -68,11 +68,6 @@ class Entry:
             name += "_sumwarp"
         return name
 
-    @property
-    def threads(self) -> int:
-        """Threads per CTA (decode): consumers, producers and the sum warp."""
-        return 32 * (self.consumer_warps * self.consumer_groups + self.producer_warps + int(self.sum_warp))
-
 
 # Stock CUTLASS tiles (tile_m, tile_n), stream-K, cluster 1x1: they serve N beyond the decode buckets.
 # 256-row tiles only for 4-bit weights (docs/notes/tile-choice.md: int8 measured no gain).

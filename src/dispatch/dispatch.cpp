@@ -44,10 +44,7 @@ std::string validate_problem(const GemmProblem& p) {
 }
 
 std::vector<Candidate> rank_candidates(const GemmProblem& p, int sm_count, int device) {
-  std::vector<Candidate> out;
-  for (Ranked& r : rank_entries(p, sm_count, device, validate_problem(p)))
-    out.push_back(Candidate{r.entry, std::move(r.rejection), std::move(r.rule), r.cost});
-  return out;
+  return rank_entries(p, sm_count, device, validate_problem(p));
 }
 
 namespace {
@@ -86,7 +83,8 @@ Selection select_unlogged(const GemmProblem& p, int sm_count, const std::string&
   }
   const std::string problem_error = validate_problem(p);
   std::string evidence;
-  const std::vector<Ranked> ranked = rank_entries(p, sm_count, device, problem_error, &evidence);
+  s.candidates = rank_entries(p, sm_count, device, problem_error, &evidence);
+  const std::vector<Candidate>& ranked = s.candidates;
   if (ranked.empty()) {
     s.reason = std::string("this build has no kernel for ") + weight_type_name(p.weight) + " weights with " +
                act_type_name(p.act) + " activations";
@@ -99,7 +97,7 @@ Selection select_unlogged(const GemmProblem& p, int sm_count, const std::string&
       os << problem_error;
     } else {   // each distinct reason once, with the kernels it applies to
       std::vector<std::pair<std::string, std::string>> reasons;
-      for (const Ranked& c : ranked) {
+      for (const Candidate& c : ranked) {
         auto it = std::find_if(reasons.begin(), reasons.end(), [&](auto& r) { return r.first == c.rejection; });
         if (it == reasons.end()) reasons.emplace_back(c.rejection, c.entry->name);
         else it->second += std::string(", ") + c.entry->name;

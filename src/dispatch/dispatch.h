@@ -26,6 +26,7 @@ std::vector<Candidate> rank_candidates(const GemmProblem& p, int sm_count, int d
 struct Selection {
   const KernelEntry* entry = nullptr;   // null when nothing can run the problem
   std::string reason;                   // why this one (or why none)
+  std::vector<Candidate> candidates;    // the ranking behind the choice (empty when a kernel was forced)
 };
 
 // The heuristic choice, or the named kernel (validated) when `forced` is non-empty. With the

@@ -120,25 +120,25 @@ bool rule_picks(const Rule& r, const KernelEntry& e) {
 
 }  // namespace
 
-std::vector<Ranked> rank_entries(const GemmProblem& p, int sm_count, int device, const std::string& problem_error,
+std::vector<Candidate> rank_entries(const GemmProblem& p, int sm_count, int device, const std::string& problem_error,
                                  std::string* evidence) {
   const KernelEntry* entries = catalog_entries();
   const size_t count = catalog_size();
   const Facts f(p, sm_count, device, entries, count);
-  std::vector<Ranked> runnable, rejected;
+  std::vector<Candidate> runnable, rejected;
   std::vector<const KernelEntry*> cutlass, decode;   // runnable, in catalog order
   for (size_t i = 0; i < count; ++i) {
     const KernelEntry& e = entries[i];
     if (e.weight != p.weight || e.act != p.act) continue;
     const std::string why = problem_error.empty() ? e.ops->check(p) : problem_error;
     if (!why.empty()) {
-      rejected.push_back(Ranked{&e, why, "", -1});
+      rejected.push_back(Candidate{&e, why, "", -1});
       continue;
     }
     (is(e.family, "cutlass") ? cutlass : decode).push_back(&e);
   }
   auto listed = [&](const KernelEntry* e) {
-    return std::any_of(runnable.begin(), runnable.end(), [&](const Ranked& r) { return r.entry == e; });
+    return std::any_of(runnable.begin(), runnable.end(), [&](const Candidate& r) { return r.entry == e; });
   };
   auto walk = [&](const KernelEntry& e) {
     return e.ops->stage_walk ? double(e.ops->stage_walk(p, sm_count, device)) : -1.0;
@@ -156,14 +156,14 @@ std::vector<Ranked> rank_entries(const GemmProblem& p, int sm_count, int device,
     if (!r.when(f)) continue;
     if (r.pick == Rule::kEntry) {
       for (const KernelEntry* e : decode)
-        if (rule_picks(r, *e) && !listed(e)) runnable.push_back(Ranked{e, "", label, walk(*e)});
+        if (rule_picks(r, *e) && !listed(e)) runnable.push_back(Candidate{e, "", label, walk(*e)});
       for (const KernelEntry* e : cutlass)
-        if (rule_picks(r, *e) && !listed(e)) runnable.push_back(Ranked{e, "", label, cutlass_cost(*e, p, sm_count)});
+        if (rule_picks(r, *e) && !listed(e)) runnable.push_back(Candidate{e, "", label, cutlass_cost(*e, p, sm_count)});
     } else if (r.pick == Rule::kCutlassCost) {
-      std::vector<Ranked> by_cost;
+      std::vector<Candidate> by_cost;
       for (const KernelEntry* e : cutlass)
-        if (!listed(e)) by_cost.push_back(Ranked{e, "", label, cutlass_cost(*e, p, sm_count)});
-      std::stable_sort(by_cost.begin(), by_cost.end(), [](const Ranked& a, const Ranked& b) { return a.cost < b.cost; });
+        if (!listed(e)) by_cost.push_back(Candidate{e, "", label, cutlass_cost(*e, p, sm_count)});
+      std::stable_sort(by_cost.begin(), by_cost.end(), [](const Candidate& a, const Candidate& b) { return a.cost < b.cost; });
       runnable.insert(runnable.end(), by_cost.begin(), by_cost.end());
     } else {
       std::vector<const KernelEntry*> rest;
@@ -174,14 +174,14 @@ std::vector<Ranked> rank_entries(const GemmProblem& p, int sm_count, int device,
         if (a->tile_n != b->tile_n) return a->tile_n < b->tile_n;
         return decode_fallback_fits(*a, p, f) && !decode_fallback_fits(*b, p, f);
       });
-      for (const KernelEntry* e : rest) runnable.push_back(Ranked{e, "", label, walk(*e)});
+      for (const KernelEntry* e : rest) runnable.push_back(Candidate{e, "", label, walk(*e)});
     }
   }
   // Entries no rule reaches (a table without its fallbacks) still appear, after the rest.
   for (const KernelEntry* e : cutlass)
-    if (!listed(e)) runnable.push_back(Ranked{e, "", "", cutlass_cost(*e, p, sm_count)});
+    if (!listed(e)) runnable.push_back(Candidate{e, "", "", cutlass_cost(*e, p, sm_count)});
   for (const KernelEntry* e : decode)
-    if (!listed(e)) runnable.push_back(Ranked{e, "", "", walk(*e)});
+    if (!listed(e)) runnable.push_back(Candidate{e, "", "", walk(*e)});
   if (evidence) *evidence = picked ? pick_evidence : f.evidence();
   runnable.insert(runnable.end(), rejected.begin(), rejected.end());
   return runnable;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "catalog/entry.h"
+#include "dispatch/dispatch.h"
 #include "dispatch/tuning.h"
 
 namespace mixgemm {
@@ -54,18 +55,10 @@ struct Rule {
   const char* mma;
 };
 
-// One runnable or rejected entry, in the heuristic's order of preference.
-struct Ranked {
-  const KernelEntry* entry;
-  std::string rejection;   // empty when the kernel can run the problem
-  std::string rule;        // the rule that picks it ("" if none does)
-  double cost;             // decode: stages walked per CTA x waves; CUTLASS: cutlass_cost(); -1 if not computed
-};
-
 // Every entry of the problem's types, the heuristic's pick first: the entries of the rules that hold,
 // in rule order; then stock CUTLASS entries by cost; then decode entries, narrowest bucket first; then
 // the entries that cannot run the problem. `evidence` receives Facts::evidence().
-std::vector<Ranked> rank_entries(const GemmProblem& p, int sm_count, int device, const std::string& problem_error,
+std::vector<Candidate> rank_entries(const GemmProblem& p, int sm_count, int device, const std::string& problem_error,
                                  std::string* evidence = nullptr);
 
 }  // namespace mixgemm
